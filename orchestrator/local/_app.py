@@ -1,0 +1,46 @@
+"""The ASGI application: every endpoint under ``/v1`` and ``/api/v1``, Bearer auth, faults, JSON errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+
+from . import _bots, _channel_api, _completions, _conversations, _dispatch, _eventlog, _tasks
+from ._core import Core
+from ._errors import BearerAuth, error_body, exception_handlers
+from ._faults import Faults, FaultsMiddleware
+from ._wire import json_response
+
+__all__ = ["PREFIXES", "build_app"]
+
+PREFIXES = ("/v1", "/api/v1")
+
+
+def _routes() -> list[BaseRoute]:
+    modules = (_completions, _dispatch, _conversations, _channel_api, _bots, _tasks, _eventlog)
+    return [route for module in modules for route in module.routes()]
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return json_response(error_body(500, f"Internal error in the local platform: {exc!r}"), 500)
+
+
+def build_app(core: Core, *, token: str, faults: Callable[[], Faults]) -> Starlette:
+    """The platform's Starlette app (``app.state.core`` is ``core``)."""
+    handlers: dict[Any, Any] = {**exception_handlers, Exception: _internal_error}
+    app = Starlette(
+        routes=[Mount(prefix, routes=_routes()) for prefix in PREFIXES],
+        middleware=[
+            Middleware(BearerAuth, token=token),
+            Middleware(FaultsMiddleware, faults=faults, clock=core.clock),
+        ],
+        exception_handlers=handlers,
+    )
+    app.state.core = core
+    return app

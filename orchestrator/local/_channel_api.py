@@ -1,0 +1,91 @@
+"""Channel endpoints (``/channel/{id}/subscribe``, ``/channel/{id}/publish``) and the subscription stream
+helper that the conversation monitor, the task workflow feed and the event log also use."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ._body import Body, read_body
+from ._channels import HISTORY_LIMIT
+from ._core import core_of
+from ._errors import bad_request
+from ._wire import EventStream, Frame, json_response, negotiate
+
+__all__ = ["NOP", "history_length", "routes", "subscription"]
+
+NOP = Frame({"type": "nop", "data": {}})
+_MIN_CHANNEL = 16
+_MAX_CHANNEL = 256
+
+
+def history_length(body: Body, maximum: int = 10_000) -> int:
+    """``historyLength``: an integer from 0 to ``maximum`` (0 when absent)."""
+    value = body.integer("historyLength", minimum=0) or 0
+    if value > maximum:
+        raise bad_request(f"historyLength must be at most {maximum}, got {value}")
+    return value
+
+
+def channel_id(request: Request) -> str:
+    """The ``{channelId}`` path parameter: at least 16 printable characters."""
+    ident = str(request.path_params["channel_id"])
+    if len(ident) < _MIN_CHANNEL:
+        raise bad_request(f"channelId is too short: {len(ident)} characters, at least {_MIN_CHANNEL}")
+    if len(ident) > _MAX_CHANNEL or not ident.isprintable():
+        raise bad_request(f"channelId must be at most {_MAX_CHANNEL} printable characters")
+    return ident
+
+
+def subscription(
+    request: Request,
+    key: str,
+    *,
+    history: int,
+    history_limit: int = HISTORY_LIMIT,
+    prefix: list[Frame] | None = None,
+    nop: bool = True,
+) -> Response:
+    """Stream a channel: an initial ``nop``, then ``history`` stored frames (or ``prefix``), then live frames.
+
+    The stream stays open until the client goes away or the platform stops.
+    """
+    core = core_of(request)
+    # the prefix is read in the same synchronous step as the subscription: nothing published in between is
+    # lost
+    lead = ([NOP] if nop else []) + (prefix or [])
+    subscriber = core.hub.subscribe(
+        key, now=core.clock.time(), history_length=history, history_limit=history_limit, lead=lead
+    )
+    return EventStream(
+        subscriber.batches(),
+        negotiate(request, stream_only=True),
+        on_close=lambda: core.hub.unsubscribe(key, subscriber),
+    )
+
+
+async def subscribe(request: Request) -> Response:
+    """``POST /channel/{channelId}/subscribe {historyLength?}``: ``{type:"message", data}`` items."""
+    key = channel_id(request)
+    body = await read_body(request)
+    return subscription(request, key, history=history_length(body))
+
+
+async def publish(request: Request) -> Response:
+    """``POST /channel/{channelId}/publish {message}``: deliver to whoever listens now (no history)."""
+    key = channel_id(request)
+    body = await read_body(request)
+    message = body.mapping("message")
+    if message is None:
+        raise bad_request('message is required: an object, e.g. {"message": {"data": ...}}')
+    core = core_of(request)
+    core.hub.publish(key, Frame({"type": "message", "data": message}), now=core.clock.time(), keep=False)
+    return json_response({"id": key})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/channel/{channel_id:path}/subscribe", subscribe, methods=["POST"]),
+        Route("/channel/{channel_id:path}/publish", publish, methods=["POST"]),
+    ]

@@ -1,0 +1,204 @@
+"""Completion endpoints: stateless and stateful ``complete``, ``send`` and ``receive`` (JSON or streamed).
+
+JSON mode waits for the run; a run still going after ``json_commit_after`` (19 s, as on the real platform)
+commits ``200`` and writes the body when it ends: the result, or an error object ``{message, code}``. An agent
+failure answered before that is ``500`` ``{message, code}``. Streams carry every engine event with
+``createdAt``, plus a ``ping`` every ``ping_interval``; closing a stream kills its run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from .._clock import TimerHandle, move_on_after
+from ._agent import AgentRequest
+from ._body import Body, read_body, validate_functions, validate_limits, validate_messages
+from ._channels import Subscriber
+from ._conversations import conversation
+from ._core import Core, core_of
+from ._errors import bad_request, error_body
+from ._runs import Kill, Outcome, Run, RunSpec
+from ._wire import EventStream, Format, Frame, dumps, json_response, negotiate
+
+__all__ = ["build_request", "routes"]
+
+Render = Callable[[Outcome], dict[str, Any]]
+
+
+def build_request(
+    core: Core, body: Body, *, kind: str, stateful_bot: dict[str, Any] | None = None
+) -> AgentRequest:
+    """The agent request of a stateless body (``messages`` + bot config) or of a stateful one."""
+    functions = validate_functions(body.data.get("functions"))
+    limits = validate_limits(body.data.get("limits"))
+    body.mapping("extensions")
+    if stateful_bot is not None:
+        if body.has("messages"):
+            raise bad_request("a stateful call takes `text` (the new user message), not `messages`")
+        return AgentRequest((), functions, limits, core.resolve_bot(stateful_bot), kind)
+    messages = validate_messages(body.data.get("messages"))
+    return AgentRequest(messages, functions, limits, core.resolve_bot(body.bot_config()), kind)
+
+
+def _conversation_bot(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("botId", "backstory", "model", "datasetId", "skillsetId")
+    return {k: record[k] for k in keys if record.get(k) is not None}
+
+
+class _Deferred(Response):
+    """A committed ``200`` whose JSON body is written when the run ends."""
+
+    def __init__(self, run: Run, render: Render) -> None:
+        self.status_code = 200
+        self.background = None
+        self._run = run
+        self._render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await self._run.done.wait()
+        outcome = self._run.outcome
+        body = _error_of(outcome) if outcome is None or outcome.status != "success" else self._render(outcome)
+        await send({"type": "http.response.body", "body": dumps(body)})
+
+
+def _error_of(outcome: Outcome | None) -> dict[str, Any]:
+    if outcome is None:
+        return error_body(503, "The local platform stopped during the run")
+    error = outcome.error or {
+        "message": f"The run was stopped ({outcome.kill.value if outcome.kill else 'killed'})"
+    }
+    return error_body(500, str(error.get("message")), error.get("code"))
+
+
+def _result(outcome: Outcome, *, with_id: bool, with_end: bool = True) -> dict[str, Any]:
+    assert outcome.reply is not None
+    reply = outcome.reply
+    body: dict[str, Any] = {"text": reply.text, "usage": {"token": reply.input_tokens + reply.output_tokens}}
+    if with_end:
+        body["end"] = {"reason": reply.end_reason}
+    if with_id:
+        body = {"id": outcome.message_id, **body}
+    return body
+
+
+async def _respond(request: Request, spec: RunSpec, render: Render) -> Response:
+    core = core_of(request)
+    fmt = negotiate(request)
+    if fmt is not Format.JSON:
+        return _stream(core, spec, fmt)
+    run = core.engine.start(spec)
+    async with move_on_after(core.clock, core.settings.json_commit_after):
+        await run.done.wait()
+    if not run.done.is_set():
+        return _Deferred(run, render)
+    outcome = run.outcome
+    if outcome is None or outcome.status != "success":
+        error = _error_of(outcome)
+        return json_response(error, 503 if outcome is None else 500)
+    return json_response(render(outcome))
+
+
+def _stream(core: Core, spec: RunSpec, fmt: Format) -> Response:
+    subscriber = Subscriber()
+    spec.sinks.append(
+        lambda type, data, at: subscriber.push(Frame({"type": type, "data": data, "createdAt": at}))
+    )
+    run = core.engine.start(spec, on_done=lambda _run: subscriber.close())
+    clock, interval = core.clock, core.settings.ping_interval
+    timer: list[TimerHandle] = []
+
+    def ping() -> None:
+        subscriber.push(Frame({"type": "ping", "data": {}, "createdAt": core.now_ms()}))
+        timer[:] = [clock.call_at(clock.time() + interval, ping)]
+
+    timer.append(clock.call_at(clock.time() + interval, ping))
+
+    def closed() -> None:
+        for handle in timer:
+            handle.cancel()
+        run.kill(Kill.DISCONNECT)
+
+    return EventStream(subscriber.batches(), fmt, on_close=closed)
+
+
+async def complete(request: Request) -> Response:
+    """``POST /conversation/complete`` (stateless)."""
+    core = core_of(request)
+    body = await read_body(request)
+    spec = RunSpec(build_request(core, body, kind="complete"))
+    return await _respond(request, spec, lambda o: _result(o, with_id=False))
+
+
+async def complete_stateful(request: Request) -> Response:
+    """``POST /conversation/{id}/complete {text?}``: appends the user message (if any) and the bot reply."""
+    core = core_of(request)
+    record = conversation(request)
+    body = await read_body(request)
+    text = body.text("text")
+    spec = RunSpec(
+        build_request(core, body, kind="complete", stateful_bot=_conversation_bot(record)),
+        conversation_id=record["id"],
+        user_text=text,
+    )
+    return await _respond(request, spec, lambda o: _result(o, with_id=True))
+
+
+async def receive(request: Request) -> Response:
+    """``POST /conversation/{id}/receive``: the bot's reply to the history so far (``{id, text, usage}``)."""
+    core = core_of(request)
+    record = conversation(request)
+    body = await read_body(request)
+    spec = RunSpec(
+        build_request(core, body, kind="complete", stateful_bot=_conversation_bot(record)),
+        conversation_id=record["id"],
+        result_aliases=("receiveResult",),
+    )
+    return await _respond(request, spec, lambda o: _result(o, with_id=True, with_end=False))
+
+
+async def send(request: Request) -> Response:
+    """``POST /conversation/{id}/send {text}``: appends a user message; ``{id, entities}``."""
+    core = core_of(request)
+    record = conversation(request)
+    body = await read_body(request)
+    text = body.text("text", required=True)
+    assert text is not None
+    entities = body.array("entities") or []
+    message = core.add_message(record["id"], "user", text, entities=entities or None)
+    if negotiate(request) is Format.JSON:
+        return json_response({"id": message["id"], "entities": entities})
+    at = core.now_ms()
+    usage = {"token": len(text.split())}
+    data = {"id": message["id"], "text": text, "entities": entities, "usage": usage}
+    frames = [
+        Frame({"type": "message", "data": {"type": "user", "text": text}, "createdAt": at}),
+        Frame({"type": "sendResult", "data": data, "createdAt": at}),
+        Frame({"type": "result", "data": {**data, "end": {"reason": "stop"}}, "createdAt": at}),
+    ]
+    subscriber = Subscriber()
+    subscriber.extend(frames)
+    subscriber.close()
+    return EventStream(subscriber.batches(), negotiate(request))
+
+
+def routes() -> list[BaseRoute]:
+    base = "/conversation/{conversation_id}"
+    return [
+        Route("/conversation/complete", complete, methods=["POST"]),
+        Route(base + "/complete", complete_stateful, methods=["POST"]),
+        Route(base + "/send", send, methods=["POST"]),
+        Route(base + "/receive", receive, methods=["POST"]),
+    ]

@@ -1,0 +1,180 @@
+"""Wire framing: JSON responses, JSONL / SSE stream frames, and the ASGI response that streams them.
+
+A :class:`Frame` is one stream item, encoded at most once per format however many subscribers receive it (the
+channel fan-out hands the same frame object to every subscriber and to the history). :class:`EventStream`
+writes batches of frames as they become available, one ASGI body message per batch, and stops when its source
+ends or the client disconnects. Fault injection can end a stream after N frames, cleanly or abruptly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+__all__ = [
+    "DROP_SCOPE_KEY",
+    "DropStream",
+    "EventStream",
+    "Format",
+    "Frame",
+    "InjectedDrop",
+    "dumps",
+    "json_response",
+    "negotiate",
+]
+
+DROP_SCOPE_KEY = "orchestrator.local.drop"
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A plain JSON response."""
+    return Response(dumps(obj), status_code=status, headers=headers, media_type="application/json")
+
+
+class Format(Enum):
+    """How a response is framed, chosen by the request's ``Accept`` header."""
+
+    JSON = "application/json"
+    JSONL = "application/jsonl"
+    SSE = "text/event-stream"
+
+
+def negotiate(request: Request, *, stream_only: bool = False) -> Format:
+    """The format a request asks for: SSE, JSONL, else JSON (JSONL on endpoints that only stream)."""
+    accept = request.headers.get("accept", "").lower()
+    if "text/event-stream" in accept:
+        return Format.SSE
+    if "jsonl" in accept or "ndjson" in accept or stream_only:
+        return Format.JSONL
+    return Format.JSON
+
+
+class Frame:
+    """One stream item ``{type, data, ...}``, with its encodings cached."""
+
+    __slots__ = ("_jsonl", "_sse", "item")
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.item = item
+        self._jsonl: bytes | None = None
+        self._sse: bytes | None = None
+
+    @property
+    def type(self) -> str:
+        return str(self.item.get("type", ""))
+
+    def encode(self, fmt: Format) -> bytes:
+        """The frame as a JSONL line or an SSE event (``event: <type>`` + ``data: <json of data>``)."""
+        if fmt is Format.SSE:
+            if self._sse is None:
+                data = dumps(self.item.get("data", {}))
+                self._sse = b"event: " + self.type.encode() + b"\ndata: " + data + b"\n\n"
+            return self._sse
+        if self._jsonl is None:
+            self._jsonl = dumps(self.item) + b"\n"
+        return self._jsonl
+
+
+@dataclass(frozen=True, slots=True)
+class DropStream:
+    """A fault decision: end this stream after ``after`` frames, abruptly (connection reset) or cleanly."""
+
+    after: int
+    abrupt: bool
+
+
+class InjectedDrop(Exception):
+    """Raised inside a streaming response to break its connection on purpose (fault injection)."""
+
+
+class EventStream(Response):
+    """An ASGI response that writes batches of frames from ``source`` in ``fmt`` until it ends.
+
+    Args:
+        source: yields lists of frames; each list is written as one body chunk.
+        fmt: JSONL or SSE.
+        on_close: called once when the response ends for any reason (client gone, source done, fault).
+    """
+
+    def __init__(
+        self,
+        source: AsyncIterator[list[Frame]],
+        fmt: Format,
+        *,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        # no super().__init__(): nothing is rendered up front, the body is written as it comes
+        self.status_code = 200
+        self.background = None
+        self._source = source
+        self._fmt = Format.JSONL if fmt is Format.JSON else fmt
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        drop: DropStream | None = scope.get(DROP_SCOPE_KEY)
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", self._fmt.value.encode()),
+                        (b"cache-control", b"no-cache"),
+                        (b"x-accel-buffering", b"no"),
+                    ],
+                }
+            )
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope)
+                await self._write(send, drop)
+                tg.cancel_scope.cancel()
+        finally:
+            if self._on_close is not None:
+                self._on_close()
+            await _aclose(self._source)
+
+    async def _write(self, send: Send, drop: DropStream | None) -> None:
+        fmt = self._fmt
+        budget = None if drop is None else drop.after
+        async for batch in self._source:
+            if budget is not None and len(batch) >= budget:
+                batch = batch[:budget]
+                budget = 0
+            elif budget is not None:
+                budget -= len(batch)
+            if batch:
+                body = b"".join([frame.encode(fmt) for frame in batch])
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            if budget == 0:
+                assert drop is not None
+                if drop.abrupt:
+                    raise InjectedDrop(f"stream dropped after {drop.after} events (injected fault)")
+                break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    @staticmethod
+    async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                scope.cancel()
+                return
+
+
+async def _aclose(source: AsyncIterator[list[Frame]]) -> None:
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,0 +1,586 @@
+"""``postgresql://``: the :class:`JobStore` for many replicas, on an asyncpg pool.
+
+- Event seq: an append bumps ``jobs.last_seq`` with an ``UPDATE`` that locks the job's row until the event is
+  inserted, so concurrent appenders on any number of replicas get 1, 2, 3, ... with no gap. An append with a
+  ``key`` that was used already is rolled back, so it consumes no seq.
+- Changes notify: every write sends ``pg_notify('orchestrator_jobs', job_id)`` in its own transaction; watches
+  learn of changes only from that (see :mod:`._pg_listener`), never by polling.
+- Leases: ``claim_jobs`` takes rows with ``FOR UPDATE SKIP LOCKED``, so concurrent claimers get disjoint jobs.
+- ``lock(name)``: a session advisory lock on a 64-bit hash of the name, on a pool connection held for the
+  block.
+- ``?schema=NAME`` in the URL puts the tables in that schema (created if missing), via the connections'
+  ``search_path``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import asyncpg
+import structlog
+from asyncpg.pool import PoolConnectionProxy
+
+from .._clock import Clock
+from .._errors import StoreError, UsageError
+from ._base import StoreBase
+from ._codec import (
+    JOB_COLUMNS,
+    TERMINAL_VALUES,
+    check_limit,
+    check_positive,
+    dumps,
+    event_from_row,
+    job_from_row,
+    loads,
+    mapping_json,
+)
+from ._pg_listener import CHANNEL, Listener
+from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
+from ._schema import POSTGRES_MIGRATIONS, Migration, newer_schema_message
+from ._translate import translate
+from ._url import parse_postgres_url, quote_ident
+from ._watch import WatchHub
+
+__all__ = ["PostgresStore"]
+
+log = structlog.get_logger(__name__)
+
+_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
+
+_COLS = ", ".join(JOB_COLUMNS)
+_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(JOB_COLUMNS) + 1))
+
+_CREATE = f"""
+WITH created AS (
+    INSERT INTO jobs ({_COLS}) VALUES ({_PLACEHOLDERS})
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING {_COLS}
+)
+SELECT created.*, pg_notify('{CHANNEL}', created.id) FROM created
+"""
+
+# $7: the update moves the job to a terminal status; $8: the terminal statuses
+_UPDATE = f"""
+WITH updated AS (
+    UPDATE jobs SET
+        status = coalesce($2, status),
+        state = CASE WHEN $3::jsonb IS NULL THEN state ELSE state || $3::jsonb END,
+        started_at = coalesce($4, started_at),
+        deadline = coalesce($5, deadline),
+        finished_at = CASE WHEN $7 AND NOT (status = ANY($8::text[])) THEN $6 ELSE finished_at END,
+        owner = CASE WHEN $7 AND NOT (status = ANY($8::text[])) THEN NULL ELSE owner END,
+        lease_expires_at = CASE WHEN $7 AND NOT (status = ANY($8::text[]))
+            THEN NULL ELSE lease_expires_at END,
+        updated_at = $6
+    WHERE id = $1 AND ($2::text IS NULL OR status = $2 OR NOT (status = ANY($8::text[])))
+    RETURNING {_COLS}
+)
+SELECT updated.*, pg_notify('{CHANNEL}', updated.id) FROM updated
+"""
+
+_FINISH = f"""
+WITH finished AS (
+    UPDATE jobs SET status = $2, result = $3::jsonb, error = $4::jsonb, state = state || $5::jsonb,
+        finished_at = $6, updated_at = $6, owner = NULL, lease_expires_at = NULL
+    WHERE id = $1 AND NOT (status = ANY($7::text[]))
+    RETURNING id
+)
+SELECT pg_notify('{CHANNEL}', finished.id) FROM finished
+"""
+
+# one statement: the UPDATE locks the job's row, so the next appender waits and then sees the new last_seq.
+# Returns no row for an unknown job, and seq NULL when the key was used already (the caller rolls back).
+_APPEND = f"""
+WITH bumped AS (
+    UPDATE jobs SET last_seq = last_seq + 1 WHERE id = $1 RETURNING id, last_seq
+), inserted AS (
+    INSERT INTO job_events (job_id, seq, type, data, created_at, key)
+    SELECT id, last_seq, $2, $3::json, $4, $5 FROM bumped
+    ON CONFLICT (job_id, key) WHERE key IS NOT NULL DO NOTHING
+    RETURNING seq
+), notified AS (
+    SELECT pg_notify('{CHANNEL}', $1) FROM inserted
+)
+SELECT bumped.last_seq, inserted.seq, (SELECT count(*) FROM notified) FROM bumped LEFT JOIN inserted ON true
+"""
+
+_CLAIM = f"""
+UPDATE jobs SET owner = $1, lease_expires_at = $2
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE NOT (status = ANY($3::text[]))
+      AND (owner IS NULL OR owner = $1 OR lease_expires_at IS NULL OR lease_expires_at <= $4)
+    ORDER BY created_at, insert_order
+    LIMIT $5
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING {_COLS}, insert_order
+"""
+
+
+def lock_key(name: str) -> int:
+    """The advisory lock key of ``name``: a signed 64-bit hash (``hashtext`` has 32 bits: collisions)."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+
+
+_MIGRATION_LOCK = lock_key("orchestrator.store:migrate")
+
+
+def _count(status: str) -> int:
+    """The row count in a command status such as ``UPDATE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+class PostgresStore(StoreBase):
+    """A job store in PostgreSQL (``postgresql://user:password@host:5432/database?schema=NAME``).
+
+    Args:
+        url: a libpq connection URL; ``postgres://`` works too. ``?schema=NAME`` keeps the tables in that
+            schema (created if missing). ``store.url`` is this URL without the password.
+        clock: gives ``created_at``/``updated_at`` and lease times; defaults to :class:`SystemClock`. With a
+            :class:`VirtualClock`, autojump is held off while a query runs.
+        min_size: connections the pool keeps open.
+        max_size: most connections the pool opens (each held ``lock()`` holds one; the listener has its own).
+        connect_timeout: seconds to wait for a connection before failing.
+    """
+
+    _migrations: ClassVar[tuple[Migration, ...]] = POSTGRES_MIGRATIONS
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(clock=clock)
+        self._target = parse_postgres_url(url)
+        self.url = self._target.url
+        self.schema = self._target.schema
+        self._min_size = check_limit(min_size, what="min_size") if min_size else 0
+        self._max_size = check_limit(max_size, what="max_size")
+        if self._min_size > self._max_size:
+            raise UsageError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
+        self._timeout = check_positive(connect_timeout, what="connect_timeout")
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._hub = WatchHub(clock=self.clock, store=self.url)
+        self._listener = Listener(
+            connect=self._connect_listener, hub=self._hub, clock=self.clock, store=self.url
+        )
+
+    # -- connections -----------------------------------------------------------------------------------------
+
+    def _advice(self, exc: Exception) -> str:
+        where = self._target.where
+        if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+            return (
+                f"PostgreSQL at {where} refused user {self._target.user or '(default)'}: check the user and "
+                "password in the store URL (ORCHESTRATOR_STORE)"
+            )
+        if isinstance(exc, asyncpg.InvalidCatalogNameError):
+            return f"No such database at {where}: create it (createdb) or fix the name in the store URL"
+        if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+            return "The user lacks a privilege this needs: grant it, or connect as the owner of the schema"
+        if isinstance(exc, asyncpg.UntranslatableCharacterError):
+            return "PostgreSQL jsonb cannot hold the NUL character (\\u0000) in a string: remove it"
+        if isinstance(exc, OSError | asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError):
+            return (
+                f"Cannot connect to PostgreSQL at {where}: check that the server is running and reachable "
+                "there, and the host and port in the store URL (ORCHESTRATOR_STORE)"
+            )
+        if isinstance(exc, asyncpg.InterfaceError):
+            return f"The connection to PostgreSQL at {where} failed: retry, and check the server"
+        return "Retry; if it persists, check the PostgreSQL server log"
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return translate(
+            action, store=self.url, errors=_ERRORS, advice=self._advice, secrets=self._target.secrets
+        )
+
+    def _settings(self, application: str) -> dict[str, str]:
+        settings = {"application_name": application}
+        if self.schema is not None:
+            settings["search_path"] = quote_ident(self.schema)
+        return settings
+
+    async def _connect(self) -> None:
+        with self._hold(), self._errors(f"connecting to PostgreSQL at {self._target.where}"):
+            pool = await asyncpg.create_pool(
+                self._target.dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                timeout=self._timeout,
+                server_settings=self._settings("orchestrator"),
+            )
+        ready = False
+        try:
+            await self._migrate(pool)
+            ready = True
+        finally:
+            if not ready:
+                pool.terminate()
+        self._pool = pool
+
+    async def _migrate(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+        known = len(self._migrations)
+        with self._errors("preparing the schema"):
+            async with pool.acquire() as conn:
+                with self._hold():
+                    async with conn.transaction():
+                        # one migrator at a time, across every replica opening at once
+                        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+                        if self.schema is not None and not await conn.fetchval(
+                            "SELECT 1 FROM pg_namespace WHERE nspname = $1", self.schema
+                        ):
+                            await conn.execute(f"CREATE SCHEMA {quote_ident(self.schema)}")
+                        if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+                            await conn.execute(
+                                "CREATE TABLE schema_version "
+                                "(version integer PRIMARY KEY, applied_at double precision NOT NULL)"
+                            )
+                        current = int(
+                            await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
+                        )
+                        if current > known:
+                            raise StoreError(
+                                f"opening the store {self.url} failed: {newer_schema_message(current, known)}"
+                            )
+                        for version in range(current + 1, known + 1):
+                            for statement in self._migrations[version - 1]:
+                                await conn.execute(statement)
+                            await conn.execute(
+                                "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                                version,
+                                self.clock.time(),
+                            )
+                            log.info("applied a store migration", store=self.url, version=version)
+
+    async def _connect_listener(self) -> asyncpg.Connection[Any]:
+        with self._hold(), self._errors(f"connecting the listener to PostgreSQL at {self._target.where}"):
+            return await asyncpg.connect(
+                self._target.dsn,
+                timeout=self._timeout,
+                server_settings=self._settings("orchestrator-listener"),
+            )
+
+    async def _disconnect(self) -> None:
+        await self._listener.aclose()
+        await self._hub.aclose()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                with self._hold():
+                    await pool.close()
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.warning(
+                    "closing the PostgreSQL pool failed; terminating it", store=self.url, error=str(exc)
+                )
+                pool.terminate()
+
+    def _require_pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        self._require_open()
+        if self._pool is None:
+            raise UsageError(f"the store {self.url} is closing")
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def _conn(self, action: str) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+        """A pool connection for one operation (virtual time held while it works, not while waiting)."""
+        pool = self._require_pool()
+        with self._errors(action):
+            async with pool.acquire() as conn:
+                with self._hold():
+                    yield conn
+
+    # -- jobs ------------------------------------------------------------------------------------------------
+
+    async def create_job(self, record: JobRecord) -> JobRecord:
+        now = self.clock.time()
+        what = f"job {record.id!r}'s"
+        params = (
+            record.id,
+            record.job_name,
+            record.route,
+            JobStatus(record.status).value,
+            now,
+            now,
+            record.idempotency_key,
+            mapping_json(record.spec, what=f"{what} spec") or "{}",
+            mapping_json(record.state, what=f"{what} state") or "{}",
+            mapping_json(record.result, what=f"{what} result"),
+            mapping_json(record.error, what=f"{what} error"),
+            record.parent_id,
+            record.started_at,
+            record.finished_at,
+            record.deadline,
+            record.owner,
+            record.lease_expires_at,
+        )
+        action = f"creating job {record.id!r}"
+        async with self._conn(action) as conn:
+            try:
+                row = await conn.fetchrow(_CREATE, *params)
+            except asyncpg.UniqueViolationError as exc:
+                raise StoreError(
+                    f"{action} failed in the store {self.url}: a job with that id already exists "
+                    "(with another idempotency key); give every job a fresh id"
+                ) from exc
+            if row is None:
+                row = await conn.fetchrow(
+                    f"SELECT {_COLS} FROM jobs WHERE idempotency_key = $1", record.idempotency_key
+                )
+                if row is None:
+                    raise StoreError(
+                        f"{action} failed in the store {self.url}: the job holding its idempotency key was "
+                        "deleted meanwhile; retry"
+                    )
+        return job_from_row(row)
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        async with self._conn(f"reading job {job_id!r}") as conn:
+            row = await conn.fetchrow(f"SELECT {_COLS} FROM jobs WHERE id = $1", job_id)
+        return None if row is None else job_from_row(row)
+
+    async def update_job(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus | None = None,
+        state: Mapping[str, Any] | None = None,
+        started_at: float | None = None,
+        deadline: float | None = None,
+    ) -> JobRecord:
+        patch = mapping_json(state, what=f"job {job_id!r}'s state")
+        new_status = None if status is None else JobStatus(status)
+        action = f"updating job {job_id!r}"
+        async with self._conn(action) as conn:
+            row = await conn.fetchrow(
+                _UPDATE,
+                job_id,
+                None if new_status is None else new_status.value,
+                patch,
+                None if started_at is None else float(started_at),
+                None if deadline is None else float(deadline),
+                self.clock.time(),
+                new_status is not None and new_status.terminal,
+                TERMINAL_VALUES,
+            )
+            if row is None:  # unknown, or a terminal job asked to change status
+                row = await conn.fetchrow(f"SELECT {_COLS} FROM jobs WHERE id = $1", job_id)
+        if row is None:
+            raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+        return job_from_row(row)
+
+    async def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        result: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> bool:
+        status = JobStatus(status)
+        if not status.terminal:
+            raise UsageError(
+                f"finish_job needs a terminal status (succeeded, failed, ...), got {status.value!r}"
+            )
+        result_json = mapping_json(result, what=f"job {job_id!r}'s result")
+        error_json = mapping_json(error, what=f"job {job_id!r}'s error")
+        patch = mapping_json(state, what=f"job {job_id!r}'s state") or "{}"
+        action = f"finishing job {job_id!r}"
+        async with self._conn(action) as conn:
+            rows = await conn.fetch(
+                _FINISH,
+                job_id,
+                status.value,
+                result_json,
+                error_json,
+                patch,
+                self.clock.time(),
+                TERMINAL_VALUES,
+            )
+            if rows:
+                return True
+            exists = await conn.fetchval("SELECT 1 FROM jobs WHERE id = $1", job_id)
+        if not exists:
+            raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+        return False
+
+    async def list_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus] | None = None,
+        job_name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[JobRecord]:
+        check_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if statuses is not None:
+            params.append(sorted({JobStatus(s).value for s in statuses}))
+            clauses.append(f"status = ANY(${len(params)}::text[])")
+        if job_name is not None:
+            params.append(job_name)
+            clauses.append(f"job_name = ${len(params)}")
+        if parent_id is not None:
+            params.append(parent_id)
+            clauses.append(f"parent_id = ${len(params)}")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        params.append(limit)
+        order = f"ORDER BY created_at DESC, insert_order DESC LIMIT ${len(params)}"
+        async with self._conn("listing jobs") as conn:
+            rows = await conn.fetch(f"SELECT {_COLS} FROM jobs {where} {order}", *params)
+        return [job_from_row(row) for row in rows]
+
+    async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
+        check_limit(limit)
+        async with self._conn(f"reading the run durations of {job_name!r}") as conn:
+            rows = await conn.fetch(
+                """SELECT finished_at - started_at FROM jobs
+                   WHERE job_name = $1 AND finished_at IS NOT NULL AND started_at IS NOT NULL
+                   ORDER BY finished_at DESC, insert_order DESC LIMIT $2""",
+                job_name,
+                limit,
+            )
+        return [float(row[0]) for row in rows]
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    async def append_event(
+        self, job_id: str, type: str, data: Mapping[str, Any], *, key: str | None = None
+    ) -> JobEvent | None:
+        if not isinstance(type, str) or not type:
+            raise UsageError(f"an event type must be a non-empty string, got {type!r}")
+        payload = mapping_json(data, what=f"the data of a {type!r} event of job {job_id!r}") or "{}"
+        now = self.clock.time()
+        action = f"appending an event to job {job_id!r}"
+        async with self._conn(action) as conn:
+            if key is None:
+                # no key, no conflict possible: one statement, one round trip
+                row = await conn.fetchrow(_APPEND, job_id, type, payload, now, None)
+            else:
+                transaction = conn.transaction()
+                await transaction.start()
+                committed = False
+                try:
+                    row = await conn.fetchrow(_APPEND, job_id, type, payload, now, key)
+                    if row is not None and row[1] is not None:
+                        await transaction.commit()
+                        committed = True
+                finally:
+                    if not committed:
+                        await transaction.rollback()  # a duplicate key must not consume its seq
+        if row is None:
+            raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+        if row[1] is None:
+            return None
+        return JobEvent(
+            job_id=job_id, seq=int(row[1]), type=type, data=loads(payload), created_at=now, key=key
+        )
+
+    async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:
+        if limit is not None:
+            check_limit(limit)
+        async with self._conn(f"reading the events of job {job_id!r}") as conn:
+            rows = await conn.fetch(
+                "SELECT seq, type, data, created_at, key FROM job_events WHERE job_id = $1 AND seq > $2 "
+                "ORDER BY seq LIMIT $3",
+                job_id,
+                since,
+                limit,
+            )
+        return [event_from_row(job_id, row) for row in rows]
+
+    @contextlib.asynccontextmanager
+    async def watch(self, job_id: str) -> AsyncIterator[JobWatch]:
+        self._require_pool()
+        await self._listener.start()
+        async with self._hub.watch(job_id) as watch:
+            yield watch
+
+    # -- leases ----------------------------------------------------------------------------------------------
+
+    async def claim_jobs(self, owner: str, *, lease_seconds: float, limit: int = 100) -> list[JobRecord]:
+        lease = check_positive(lease_seconds, what="lease_seconds")
+        check_limit(limit)
+        now = self.clock.time()
+        async with self._conn(f"claiming jobs for {owner!r}") as conn:
+            rows = await conn.fetch(_CLAIM, owner, now + lease, TERMINAL_VALUES, now, limit)
+        ordered = sorted(rows, key=lambda row: (row[4], row[-1]))
+        return [job_from_row(row) for row in ordered]
+
+    async def renew_leases(self, owner: str, *, lease_seconds: float) -> int:
+        expires = self.clock.time() + check_positive(lease_seconds, what="lease_seconds")
+        async with self._conn(f"renewing the leases of {owner!r}") as conn:
+            status = await conn.execute(
+                "UPDATE jobs SET lease_expires_at = $2 WHERE owner = $1 AND NOT (status = ANY($3::text[]))",
+                owner,
+                expires,
+                TERMINAL_VALUES,
+            )
+        return _count(status)
+
+    async def release_jobs(self, owner: str) -> None:
+        async with self._conn(f"releasing the leases of {owner!r}") as conn:
+            await conn.execute(
+                "UPDATE jobs SET owner = NULL, lease_expires_at = NULL WHERE owner = $1", owner
+            )
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        pool = self._require_pool()
+        key = lock_key(name)
+        with self._errors(f"taking the lock {name!r}"):
+            conn = await pool.acquire()
+        try:
+            # no hold: waiting for the holder is not database work, and the holder may be waiting on the clock
+            with self._errors(f"taking the lock {name!r}"):
+                await conn.execute("SELECT pg_advisory_lock($1)", key)
+            try:
+                yield
+            finally:
+                with self._hold(), self._errors(f"releasing the lock {name!r}"):
+                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
+        finally:
+            # the pool resets a connection it gets back with pg_advisory_unlock_all(), so even if this task
+            # was cancelled while taking or releasing the lock, the lock does not outlive the block
+            await pool.release(conn)
+
+    # -- metadata and retention ------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> Any | None:
+        async with self._conn(f"reading the meta value {key!r}") as conn:
+            value = await conn.fetchval("SELECT value FROM meta WHERE key = $1", key)
+        return loads(value)
+
+    async def set_meta(self, key: str, value: Any) -> None:
+        text = dumps(value, what=f"the meta value {key!r}")
+        async with self._conn(f"writing the meta value {key!r}") as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2::jsonb) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                key,
+                text,
+            )
+
+    async def prune(self, *, finished_before: float) -> int:
+        async with self._conn("pruning finished jobs") as conn:
+            status = await conn.execute(
+                "DELETE FROM jobs WHERE status = ANY($1::text[]) "
+                "AND finished_at IS NOT NULL AND finished_at < $2",
+                TERMINAL_VALUES,
+                float(finished_before),
+            )
+        return _count(status)

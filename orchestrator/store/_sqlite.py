@@ -1,0 +1,534 @@
+"""``sqlite:///path``: the default :class:`JobStore`, one SQLite file in WAL mode, through aiosqlite.
+
+One connection per store object, used by one operation at a time (an :class:`asyncio.Lock`), so a
+transaction's statements never interleave with another task's. Writes that read first run in ``BEGIN
+IMMEDIATE`` transactions, which take SQLite's write lock up front, so read-modify-write is atomic across
+processes; an event append is a single ``INSERT ... SELECT max(seq) + 1`` statement, atomic on its own, so seq
+is gap-free across processes too.
+
+Changes made by this process wake watches at once; changes made by other processes are seen by polling the
+jobs' ``(revision, last seq)`` every ``poll_interval`` while someone waits (see :mod:`._watch`). ``lock()`` is
+an OS file lock next to the database (see :mod:`._filelock`). Durability: ``synchronous=NORMAL``, so a
+committed write survives a crash of the process; a power cut may lose the last transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiosqlite
+import structlog
+import tenacity
+
+from .._clock import Clock
+from .._errors import ConfigurationError, StoreError, UsageError
+from ._base import NamedLocks, StoreBase
+from ._codec import (
+    JOB_COLUMNS,
+    TERMINAL_VALUES,
+    check_limit,
+    check_positive,
+    dumps,
+    event_from_row,
+    job_from_row,
+    loads,
+    mapping_json,
+)
+from ._filelock import file_lock, lock_path
+from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
+from ._schema import SQLITE_MIGRATIONS, Migration, newer_schema_message
+from ._translate import translate
+from ._watch import Mark, WatchHub
+
+__all__ = ["SQLiteStore"]
+
+log = structlog.get_logger(__name__)
+
+_COLS = ", ".join(JOB_COLUMNS)
+_TERMINAL = ", ".join(f"'{value}'" for value in TERMINAL_VALUES)
+
+_APPEND = """
+INSERT INTO job_events (job_id, seq, type, data, created_at, key)
+SELECT j.id, coalesce((SELECT max(e.seq) FROM job_events e WHERE e.job_id = j.id), 0) + 1, ?, ?, ?, ?
+FROM jobs j WHERE j.id = ?
+ON CONFLICT (job_id, key) WHERE key IS NOT NULL DO NOTHING
+RETURNING seq
+"""
+
+_MARKS = """
+SELECT j.id, j.revision, coalesce((SELECT max(e.seq) FROM job_events e WHERE e.job_id = j.id), 0)
+FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))
+"""
+
+_CLAIM = f"""
+UPDATE jobs SET owner = ?, lease_expires_at = ?
+WHERE rowid IN (
+    SELECT rowid FROM jobs
+    WHERE status NOT IN ({_TERMINAL})
+      AND (owner IS NULL OR owner = ? OR lease_expires_at IS NULL OR lease_expires_at <= ?)
+    ORDER BY created_at, rowid
+    LIMIT ?
+)
+RETURNING {_COLS}, rowid
+"""
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+def _advice(exc: Exception) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, OSError) or "unable to open" in text or "readonly" in text:
+        return (
+            "Check that the directory exists or can be created and that this process may write to it, "
+            "or set ORCHESTRATOR_STORE to another sqlite:/// path"
+        )
+    if "locked" in text or "busy" in text:
+        return (
+            "Another connection held the database's write lock for too long: retry, and look for a process "
+            "that keeps a transaction open"
+        )
+    if "not a database" in text or "malformed" in text:
+        return "The file is not a healthy SQLite database: point ORCHESTRATOR_STORE at another file"
+    if "disk" in text or "full" in text:
+        return "Check the free space and the health of the file system"
+    return "Check the database file and retry"
+
+
+class SQLiteStore(StoreBase):
+    """A job store in one SQLite file (``sqlite:///relative/path`` or ``sqlite:////absolute/path``).
+
+    Args:
+        path: the database file; its directory is created if missing. Relative paths are taken from the
+            current directory when the store is built.
+        clock: gives ``created_at``/``updated_at``, lease times and the poll interval; defaults to
+            :class:`SystemClock`. With a :class:`VirtualClock`, autojump is held off while the database works.
+        poll_interval: seconds between polls for changes made by other processes, while a watch waits.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+    """
+
+    _migrations: ClassVar[tuple[Migration, ...]] = SQLITE_MIGRATIONS
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock | None = None,
+        poll_interval: float = 0.5,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(clock=clock)
+        text = os.fspath(path)
+        if not text or text == ":memory:" or text.startswith("file:"):
+            raise ConfigurationError(
+                f"the SQLite store needs a file path, got {text!r}: use sqlite:///relative/path or "
+                "sqlite:////absolute/path (or memory:// for a store that keeps nothing)"
+            )
+        self.url = f"sqlite:///{text}"
+        self.path = Path(os.path.abspath(text))
+        self.poll_interval = check_positive(poll_interval, what="poll_interval")
+        self._busy_ms = int(check_positive(busy_timeout, what="busy_timeout") * 1000)
+        self._db: aiosqlite.Connection | None = None
+        self._db_lock = asyncio.Lock()
+        self._hub = WatchHub(
+            clock=self.clock, fetch_marks=self._fetch_marks, poll_interval=self.poll_interval, store=self.url
+        )
+        self._locks = NamedLocks()
+        self._lock_dir = self.path.with_name(self.path.name + "-locks")
+
+    # -- connection ------------------------------------------------------------------------------------------
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return translate(action, store=self.url, errors=(sqlite3.Error, OSError), advice=_advice)
+
+    async def _connect(self) -> None:
+        with self._errors("creating the database directory"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors("opening the database"):
+            with self._hold():
+                db = await aiosqlite.connect(self.path, isolation_level=None)
+            ready = False
+            try:
+                with self._hold():
+                    await db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+                await self._enable_wal(db)
+                with self._hold():
+                    await db.execute("PRAGMA synchronous = NORMAL")
+                    await db.execute("PRAGMA foreign_keys = ON")
+                    await self._migrate(db)
+                ready = True
+            finally:
+                if not ready:
+                    with self._hold():
+                        await db.close()
+        self._db = db
+
+    async def _enable_wal(self, db: aiosqlite.Connection) -> None:
+        # Switching a new database to WAL needs an exclusive lock, and SQLite fails at once (without the busy
+        # handler) when another connection is switching it at the same moment: retry, pausing on the clock.
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(_is_busy),
+            wait=tenacity.wait_exponential(multiplier=0.005, max=0.2),
+            stop=tenacity.stop_after_attempt(30),
+            sleep=self.clock.sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt, self._hold():
+                rows: Any = await db.execute_fetchall("PRAGMA journal_mode = WAL")
+        if str(rows[0][0]).lower() != "wal":
+            log.warning("SQLite refused WAL mode", store=self.url, journal_mode=rows[0][0])
+
+    async def _migrate(self, db: aiosqlite.Connection) -> None:
+        await db.execute("BEGIN IMMEDIATE")
+        done = False
+        try:
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            rows: Any = await db.execute_fetchall("SELECT coalesce(max(version), 0) FROM schema_version")
+            current, known = int(rows[0][0]), len(self._migrations)
+            if current > known:
+                raise StoreError(
+                    f"opening the store {self.url} failed: {newer_schema_message(current, known)}"
+                )
+            for version in range(current + 1, known + 1):
+                for statement in self._migrations[version - 1]:
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (version, self.clock.time()),
+                )
+                log.info("applied a store migration", store=self.url, version=version)
+            await db.commit()
+            done = True
+        finally:
+            if not done:
+                await db.rollback()
+
+    async def _disconnect(self) -> None:
+        await self._hub.aclose()
+        async with self._db_lock:
+            db, self._db = self._db, None
+            if db is not None:
+                with self._hold(), self._errors("closing the database"):
+                    await db.close()
+
+    @contextlib.asynccontextmanager
+    async def _use(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection, for one operation: no other task uses it until the block ends."""
+        self._require_open()
+        async with self._db_lock:
+            db = self._db
+            if db is None:
+                self._require_open()
+                raise UsageError(f"the store {self.url} is closing")
+            with self._hold(), self._errors(action):
+                yield db
+
+    @contextlib.asynccontextmanager
+    async def _write(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection inside a ``BEGIN IMMEDIATE`` transaction, committed if the block succeeds."""
+        async with self._use(action) as db:
+            await db.execute("BEGIN IMMEDIATE")
+            done = False
+            try:
+                yield db
+                await db.commit()
+                done = True
+            finally:
+                if not done:
+                    # aiosqlite queues this before anything else, even if this task is being cancelled
+                    await db.rollback()
+
+    # -- jobs ------------------------------------------------------------------------------------------------
+
+    async def create_job(self, record: JobRecord) -> JobRecord:
+        now = self.clock.time()
+        what = f"job {record.id!r}'s"
+        params = (
+            record.id,
+            record.job_name,
+            record.route,
+            JobStatus(record.status).value,
+            now,
+            now,
+            record.idempotency_key,
+            mapping_json(record.spec, what=f"{what} spec") or "{}",
+            mapping_json(record.state, what=f"{what} state") or "{}",
+            mapping_json(record.result, what=f"{what} result"),
+            mapping_json(record.error, what=f"{what} error"),
+            record.parent_id,
+            record.started_at,
+            record.finished_at,
+            record.deadline,
+            record.owner,
+            record.lease_expires_at,
+        )
+        action = f"creating job {record.id!r}"
+        async with self._write(action) as db:
+            rows: Any = await db.execute_fetchall(
+                f"SELECT {_COLS}, idempotency_key = ? FROM jobs WHERE idempotency_key = ? OR id = ?",
+                (record.idempotency_key, record.idempotency_key, record.id),
+            )
+            for row in rows:
+                if row[-1]:
+                    return job_from_row(row)
+            if rows:
+                raise StoreError(
+                    f"{action} failed in the store {self.url}: a job with that id already exists "
+                    "(with another idempotency key); give every job a fresh id"
+                )
+            marks = ", ".join("?" * len(JOB_COLUMNS))
+            rows = await db.execute_fetchall(
+                f"INSERT INTO jobs ({_COLS}) VALUES ({marks}) RETURNING {_COLS}, revision", params
+            )
+        self._hub.notify(record.id, revision=rows[0][-1])
+        return job_from_row(rows[0])
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        async with self._use(f"reading job {job_id!r}") as db:
+            rows: Any = await db.execute_fetchall(f"SELECT {_COLS} FROM jobs WHERE id = ?", (job_id,))
+        return job_from_row(rows[0]) if rows else None
+
+    async def update_job(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus | None = None,
+        state: Mapping[str, Any] | None = None,
+        started_at: float | None = None,
+        deadline: float | None = None,
+    ) -> JobRecord:
+        patch = loads(mapping_json(state, what=f"job {job_id!r}'s state"))
+        new_status = None if status is None else JobStatus(status)
+        action = f"updating job {job_id!r}"
+        async with self._write(action) as db:
+            rows: Any = await db.execute_fetchall(f"SELECT {_COLS} FROM jobs WHERE id = ?", (job_id,))
+            if not rows:
+                raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+            current = job_from_row(rows[0])
+            if new_status is not None and current.status.terminal and new_status is not current.status:
+                return current
+            now = self.clock.time()
+            ending = new_status is not None and new_status.terminal and not current.status.terminal
+            rows = await db.execute_fetchall(
+                f"""UPDATE jobs SET status = ?, state = ?, started_at = ?, deadline = ?, finished_at = ?,
+                    owner = ?, lease_expires_at = ?, updated_at = ?, revision = revision + 1
+                    WHERE id = ? RETURNING {_COLS}, revision""",
+                (
+                    (new_status or current.status).value,
+                    dumps({**current.state, **(patch or {})}, what=f"job {job_id!r}'s state"),
+                    current.started_at if started_at is None else float(started_at),
+                    current.deadline if deadline is None else float(deadline),
+                    now if ending else current.finished_at,
+                    None if ending else current.owner,
+                    None if ending else current.lease_expires_at,
+                    now,
+                    job_id,
+                ),
+            )
+        self._hub.notify(job_id, revision=rows[0][-1])
+        return job_from_row(rows[0])
+
+    async def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        result: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> bool:
+        status = JobStatus(status)
+        if not status.terminal:
+            raise UsageError(
+                f"finish_job needs a terminal status (succeeded, failed, ...), got {status.value!r}"
+            )
+        result_json = mapping_json(result, what=f"job {job_id!r}'s result")
+        error_json = mapping_json(error, what=f"job {job_id!r}'s error")
+        patch = loads(mapping_json(state, what=f"job {job_id!r}'s state"))
+        action = f"finishing job {job_id!r}"
+        async with self._write(action) as db:
+            rows: Any = await db.execute_fetchall("SELECT status, state FROM jobs WHERE id = ?", (job_id,))
+            if not rows:
+                raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+            if JobStatus(rows[0][0]).terminal:
+                return False
+            now = self.clock.time()
+            rows = await db.execute_fetchall(
+                """UPDATE jobs SET status = ?, result = ?, error = ?, state = ?, finished_at = ?,
+                   updated_at = ?, owner = NULL, lease_expires_at = NULL, revision = revision + 1
+                   WHERE id = ? RETURNING revision""",
+                (
+                    status.value,
+                    result_json,
+                    error_json,
+                    dumps({**loads(rows[0][1]), **(patch or {})}, what=f"job {job_id!r}'s state"),
+                    now,
+                    now,
+                    job_id,
+                ),
+            )
+        self._hub.notify(job_id, revision=rows[0][0])
+        return True
+
+    async def list_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus] | None = None,
+        job_name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[JobRecord]:
+        check_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if statuses is not None:
+            values = sorted({JobStatus(s).value for s in statuses})
+            if not values:
+                return []
+            clauses.append(f"status IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+        if job_name is not None:
+            clauses.append("job_name = ?")
+            params.append(job_name)
+        if parent_id is not None:
+            clauses.append("parent_id = ?")
+            params.append(parent_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        async with self._use("listing jobs") as db:
+            rows: Any = await db.execute_fetchall(
+                f"SELECT {_COLS} FROM jobs {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (*params, limit),
+            )
+        return [job_from_row(row) for row in rows]
+
+    async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
+        check_limit(limit)
+        async with self._use(f"reading the run durations of {job_name!r}") as db:
+            rows: Any = await db.execute_fetchall(
+                """SELECT finished_at - started_at FROM jobs
+                   WHERE job_name = ? AND finished_at IS NOT NULL AND started_at IS NOT NULL
+                   ORDER BY finished_at DESC, rowid DESC LIMIT ?""",
+                (job_name, limit),
+            )
+        return [float(row[0]) for row in rows]
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    async def append_event(
+        self, job_id: str, type: str, data: Mapping[str, Any], *, key: str | None = None
+    ) -> JobEvent | None:
+        if not isinstance(type, str) or not type:
+            raise UsageError(f"an event type must be a non-empty string, got {type!r}")
+        payload = mapping_json(data, what=f"the data of a {type!r} event of job {job_id!r}") or "{}"
+        now = self.clock.time()
+        action = f"appending an event to job {job_id!r}"
+        async with self._use(action) as db:
+            rows: Any = await db.execute_fetchall(_APPEND, (type, payload, now, key, job_id))
+            if not rows:
+                exists: Any = await db.execute_fetchall("SELECT 1 FROM jobs WHERE id = ?", (job_id,))
+                if not exists:
+                    raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+                return None
+        seq = int(rows[0][0])
+        self._hub.notify(job_id, seq=seq)
+        return JobEvent(job_id=job_id, seq=seq, type=type, data=loads(payload), created_at=now, key=key)
+
+    async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:
+        if limit is not None:
+            check_limit(limit)
+        async with self._use(f"reading the events of job {job_id!r}") as db:
+            rows: Any = await db.execute_fetchall(
+                "SELECT seq, type, data, created_at, key FROM job_events WHERE job_id = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (job_id, since, -1 if limit is None else limit),
+            )
+        return [event_from_row(job_id, row) for row in rows]
+
+    async def _fetch_marks(self, job_ids: Collection[str]) -> dict[str, Mark]:
+        async with self._use("polling jobs for changes") as db:
+            rows: Any = await db.execute_fetchall(_MARKS, (json.dumps(list(job_ids)),))
+        return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+    @contextlib.asynccontextmanager
+    async def watch(self, job_id: str) -> AsyncIterator[JobWatch]:
+        marks = await self._fetch_marks((job_id,))
+        async with self._hub.watch(job_id, mark=marks.get(job_id)) as watch:
+            yield watch
+
+    # -- leases ----------------------------------------------------------------------------------------------
+
+    async def claim_jobs(self, owner: str, *, lease_seconds: float, limit: int = 100) -> list[JobRecord]:
+        lease = check_positive(lease_seconds, what="lease_seconds")
+        check_limit(limit)
+        now = self.clock.time()
+        async with self._use(f"claiming jobs for {owner!r}") as db:
+            rows: Any = await db.execute_fetchall(_CLAIM, (owner, now + lease, owner, now, limit))
+        rows = sorted(rows, key=lambda row: (row[4], row[-1]))
+        return [job_from_row(row) for row in rows]
+
+    async def renew_leases(self, owner: str, *, lease_seconds: float) -> int:
+        expires = self.clock.time() + check_positive(lease_seconds, what="lease_seconds")
+        async with self._use(f"renewing the leases of {owner!r}") as db:
+            cursor = await db.execute(
+                f"UPDATE jobs SET lease_expires_at = ? WHERE owner = ? AND status NOT IN ({_TERMINAL})",
+                (expires, owner),
+            )
+            return int(cursor.rowcount)
+
+    async def release_jobs(self, owner: str) -> None:
+        async with self._use(f"releasing the leases of {owner!r}") as db:
+            await db.execute(
+                "UPDATE jobs SET owner = NULL, lease_expires_at = NULL WHERE owner = ?", (owner,)
+            )
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        self._require_open()
+        async with (
+            self._locks.hold(name),
+            file_lock(
+                lock_path(self._lock_dir, name),
+                clock=self.clock,
+                retry_max=self.poll_interval,
+                errors=self._errors,
+            ),
+        ):
+            yield
+
+    # -- metadata and retention ------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> Any | None:
+        async with self._use(f"reading the meta value {key!r}") as db:
+            rows: Any = await db.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,))
+        return loads(rows[0][0]) if rows else None
+
+    async def set_meta(self, key: str, value: Any) -> None:
+        text = dumps(value, what=f"the meta value {key!r}")
+        async with self._use(f"writing the meta value {key!r}") as db:
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+
+    async def prune(self, *, finished_before: float) -> int:
+        where = f"status IN ({_TERMINAL}) AND finished_at IS NOT NULL AND finished_at < ?"
+        async with self._write("pruning finished jobs") as db:
+            await db.execute(
+                f"DELETE FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE {where})",
+                (finished_before,),
+            )
+            cursor = await db.execute(f"DELETE FROM jobs WHERE {where}", (finished_before,))
+            return int(cursor.rowcount)

@@ -1,0 +1,82 @@
+"""Interactive completions: stream a complete call, put its tokens in the job's log, answer live tools."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+
+from .._errors import OrchestratorError, PlatformError
+from ..jobs._events import PLATFORM_EVENT_TYPES
+from ..jobs._prompt import Tool
+from ..store._protocol import JobRecord
+from ._context import Outcome, SupervisorContext
+from ._tools import answer_tool_call
+
+__all__ = ["CompletionSupervisor"]
+
+
+class CompletionSupervisor:
+    """Runs one interactive completion (stateless, or stateful with a conversation id) to its outcome."""
+
+    def __init__(self, ctx: SupervisorContext, record: JobRecord, tools: Mapping[str, Tool]) -> None:
+        self._ctx = ctx
+        self._record = record
+        self._tools = tools
+        self._state = dict(record.state)
+
+    async def run(self) -> Outcome:
+        body = dict(self._record.spec.get("body") or {})
+        conversation_id = self._state.get("conversation_id")
+        started = float(self._state.get("started_at") or self._ctx.clock.time())
+        text: list[str] = []
+        position = 0
+        try:
+            async with anyio.create_task_group() as tg:
+                async with self._ctx.client.conversations.stream(body, conversation_id=conversation_id) as events:
+                    async for event in events:
+                        if event.type in ("ping", "nop"):
+                            continue
+                        position += 1
+                        if event.type == "result":
+                            return self._success(event.data, "".join(text), started, conversation_id)
+                        if event.type == "error":
+                            data = event.data if isinstance(event.data, Mapping) else {}
+                            return Outcome.failed(
+                                str(data.get("message") or "the completion failed"), code=data.get("code")
+                            )
+                        payload = event.data if isinstance(event.data, Mapping) else {"value": event.data}
+                        if event.type == "token":
+                            text.append(str(payload.get("token", "")))
+                        event_type = PLATFORM_EVENT_TYPES.get(event.type, f"platform.{event.type}")
+                        await self._ctx.store.append_event(self._record.id, event_type, payload, key=f"c{position}")
+                        if event.type == "waitForChannelMessageBegin":
+                            tg.start_soon(self._answer, payload, f"ctool{position}")
+                tg.cancel_scope.cancel()
+        except PlatformError as exc:
+            return Outcome.failed(f"the completion call failed: {exc}", code=exc.code)
+        except OrchestratorError as exc:
+            return Outcome.failed(str(exc))
+        return Outcome.failed("the completion stream ended without a result", code="STREAM_ENDED")
+
+    async def _answer(self, data: Any, key: str) -> None:
+        await answer_tool_call(self._ctx, self._record, self._tools, data, key=key)
+
+    def _success(self, data: Any, streamed: str, started: float, conversation_id: str | None) -> Outcome:
+        payload = data if isinstance(data, Mapping) else {}
+        end = payload.get("end") if isinstance(payload.get("end"), Mapping) else {}
+        return Outcome.succeeded(
+            {
+                "job_id": self._record.id,
+                "job_name": self._record.job_name,
+                "route": "complete",
+                "text": str(payload.get("text") if payload.get("text") is not None else streamed),
+                "end_reason": (end or {}).get("reason"),
+                "usage": dict(payload.get("usage") or {}),
+                "conversation_id": conversation_id,
+                "started_at": started,
+                "finished_at": self._ctx.clock.time(),
+                "attempt": int(self._state.get("attempt") or 1),
+            }
+        )

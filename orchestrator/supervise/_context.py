@@ -1,0 +1,77 @@
+"""What every supervisor shares: the context it runs in, and the outcome it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from .._clock import Clock
+from ..jobs._events import EventType
+from ..jobs._prompt import Tool
+from ..jobs._routing import RoutingPolicy
+from ..store._protocol import JobRecord, JobStatus, JobStore
+
+if TYPE_CHECKING:
+    from ..platform import PlatformClient
+    from ._task import TaskTracker
+
+__all__ = ["Outcome", "SupervisorContext", "excerpt", "log"]
+
+log = structlog.get_logger("orchestrator.supervise")
+
+ToolResolver = Callable[[JobRecord], Awaitable[Mapping[str, Tool]]]
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """The start of ``text``, on one line, for logs and events."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a run ended, as a supervisor saw it; the orchestrator records it (or retries)."""
+
+    status: JobStatus
+    event_type: EventType
+    event_data: Mapping[str, Any]
+    result: Mapping[str, Any] | None = None
+    error: Mapping[str, Any] | None = None
+    retryable: bool = False
+
+    @classmethod
+    def failed(cls, reason: str, *, code: str | None = None, retryable: bool = True) -> Outcome:
+        error = {"reason": reason, "code": code}
+        return cls(JobStatus.FAILED, EventType.FAILED, error, error=error, retryable=retryable)
+
+    @classmethod
+    def cancelled(cls, reason: str) -> Outcome:
+        error = {"reason": reason}
+        return cls(JobStatus.CANCELLED, EventType.CANCELLED, error, error=error)
+
+    @classmethod
+    def succeeded(cls, result: Mapping[str, Any]) -> Outcome:
+        return cls(JobStatus.SUCCEEDED, EventType.SUCCEEDED, result, result=result)
+
+    @classmethod
+    def ceiling(cls, *, partial_output: str, ceiling: float, reason: str) -> Outcome:
+        error = {"partial_output": partial_output, "ceiling": ceiling, "reason": reason}
+        return cls(JobStatus.CEILING_EXCEEDED, EventType.CEILING_EXCEEDED, error, error=error)
+
+
+@dataclass
+class SupervisorContext:
+    """The orchestrator's services, as supervisors see them."""
+
+    store: JobStore
+    client: PlatformClient
+    clock: Clock
+    policy: RoutingPolicy
+    tracker: TaskTracker
+    resolve_tools: ToolResolver
+    grace: float = 60.0
+    reconnect_max: float = 30.0
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,256 @@
+"""Dispatch supervision: follow a dispatch's channel to its end, against the 15-minute ceiling.
+
+One coroutine per in-flight dispatch (no thread, no polling): it subscribes to the channel with ``historyLength``
+so that nothing published before the subscription is lost, de-duplicates the replay (:class:`ReplayAligner`),
+re-subscribes with backoff when the stream drops, answers live tools, and watches the ceiling: events at 50%, 80% and
+95%, and when the run is killed (an error event at the ceiling, or silence past the deadline plus a grace period)
+the job ends ``ceiling_exceeded`` with the partial output. A stateful dispatch whose channel was lost is decided by
+the conversation's messages.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+
+from .._errors import AuthenticationError, NotFoundError, OrchestratorError
+from ..jobs._events import PLATFORM_EVENT_TYPES, EventType
+from ..jobs._prompt import Tool
+from ..store._protocol import JobRecord
+from ._align import HISTORY, ReplayAligner, fingerprint
+from ._context import Outcome, SupervisorContext, excerpt, log
+from ._tools import answer_tool_call
+
+__all__ = ["CEILING_MILESTONES", "DispatchSupervisor"]
+
+CEILING_MILESTONES = (0.5, 0.8, 0.95)
+_REVERSE_TYPES = {v: k for k, v in PLATFORM_EVENT_TYPES.items()}
+_IGNORED = frozenset({"ping", "nop"})
+# an error this close to the deadline (or after it) is the platform killing the run at the ceiling
+_CEILING_TOLERANCE = 10.0
+
+
+class DispatchSupervisor:
+    """Follows one dispatch to its outcome. ``await run()`` returns the :class:`Outcome`."""
+
+    def __init__(self, ctx: SupervisorContext, record: JobRecord, tools: Mapping[str, Tool]) -> None:
+        self._ctx = ctx
+        self._record = record
+        self._tools = tools
+        self._state = dict(record.state)
+        self._attempt = int(self._state.get("attempt") or 1)
+        self._channel = str(self._state["channel_id"])
+        self._aligner = ReplayAligner()
+        self._partial: list[str] = []
+        self._outcome: Outcome | None = None
+        self._done = anyio.Event()
+        self._log = log.bind(job_id=record.id, job=record.job_name, route="dispatch", channel_id=self._channel)
+        started = float(self._state.get("started_at") or record.started_at or ctx.clock.time())
+        self._started = started
+        self._ceiling = ctx.policy.ceiling.total_seconds()
+        self._deadline = started + self._ceiling
+
+    def _key(self, position: int) -> str:
+        return f"a{self._attempt}p{position}"
+
+    async def _restore(self, tg: anyio.abc.TaskGroup) -> None:
+        """Rebuild the replay window and partial output from the job's stored events (after a restart)."""
+        prefix = f"a{self._attempt}p"
+        fps: list[bytes] = []
+        seen = 0
+        calls: dict[str, Any] = {}
+        answered: set[str] = set()
+        for event in await self._ctx.store.events(self._record.id):
+            key = event.key or ""
+            if key.startswith(prefix):
+                wire_type = _REVERSE_TYPES.get(event.type, event.type.removeprefix("platform."))
+                fps.append(fingerprint(wire_type, event.data))
+                seen += 1
+                if event.type == EventType.TOKEN:
+                    self._partial.append(str(event.data.get("token", "")))
+                elif event.type == EventType.TOOL_CALL:
+                    calls[key.removeprefix(f"a{self._attempt}")] = event.data
+            elif key.startswith(f"a{self._attempt}tool"):
+                answered.add(key.removeprefix(f"a{self._attempt}tool"))
+        self._aligner.restore(fps[-HISTORY:], seen)
+        for pos_key, data in calls.items():
+            if pos_key not in answered:
+                # the process stopped between the tool call and its answer: answer it now
+                tg.start_soon(self._answer, data, pos_key)
+
+    async def _answer(self, data: Any, pos_key: str) -> None:
+        await answer_tool_call(
+            self._ctx, self._record, self._tools, data, key=f"a{self._attempt}tool{pos_key}"
+        )
+
+    def _finish(self, outcome: Outcome) -> None:
+        if self._outcome is None:
+            self._outcome = outcome
+            self._done.set()
+
+    async def run(self) -> Outcome:
+        async with anyio.create_task_group() as tg:
+            await self._restore(tg)
+            tg.start_soon(self._watch_ceiling)
+            tg.start_soon(self._follow, tg)
+            await self._done.wait()
+            tg.cancel_scope.cancel()
+        assert self._outcome is not None
+        return self._outcome
+
+    # -- the channel ----------------------------------------------------------------------------------------
+
+    async def _follow(self, tg: anyio.abc.TaskGroup) -> None:
+        failures = 0
+        while True:
+            reason = "the stream ended"
+            try:
+                async with self._ctx.client.channels.subscribe(self._channel, history_length=HISTORY) as events:
+                    self._aligner.reconnect()
+                    async for event in events:
+                        inner = event.inner()
+                        if inner is None or inner.type in _IGNORED:
+                            continue
+                        position = self._aligner.feed(inner.type, inner.data)
+                        if position is None:
+                            continue
+                        failures = 0
+                        await self._on_event(inner.type, inner.data, position, tg)
+                        if self._outcome is not None:
+                            return
+            except AuthenticationError as exc:
+                self._finish(Outcome.failed(f"the platform refused the credential: {exc}", retryable=False))
+                return
+            except NotFoundError as exc:
+                reason = f"channel not found: {exc.message}"
+                if await self._decide_from_history():
+                    return
+            except OrchestratorError as exc:
+                reason = str(exc)
+            failures += 1
+            delay = min(self._ctx.reconnect_max, 0.5 * 2 ** min(failures, 10)) * (0.5 + random.random() / 2)
+            self._log.info("channel stream lost; re-subscribing", reason=reason, attempt=failures, delay=delay)
+            await self._ctx.store.append_event(
+                self._record.id, EventType.STREAM_RECONNECTED, {"attempt": failures, "reason": reason, "delay": delay}
+            )
+            await self._ctx.clock.sleep(delay)
+
+    async def _on_event(self, wire_type: str, data: Any, position: int, tg: anyio.abc.TaskGroup) -> None:
+        if wire_type == "result":
+            self._finish(self._success(data))
+            return
+        if wire_type == "error":
+            self._finish(self._classify_error(data))
+            return
+        event_type = PLATFORM_EVENT_TYPES.get(wire_type, f"platform.{wire_type}")
+        payload = data if isinstance(data, Mapping) else {"value": data}
+        if wire_type == "token":
+            self._partial.append(str(payload.get("token", "")))
+        await self._ctx.store.append_event(self._record.id, event_type, payload, key=self._key(position))
+        if wire_type == "waitForChannelMessageBegin":
+            tg.start_soon(self._answer, payload, f"p{position}")
+
+    def _success(self, data: Any) -> Outcome:
+        payload = data if isinstance(data, Mapping) else {}
+        end = payload.get("end") if isinstance(payload.get("end"), Mapping) else {}
+        text = str(payload.get("text") if payload.get("text") is not None else "".join(self._partial))
+        return Outcome.succeeded(
+            {
+                "job_id": self._record.id,
+                "job_name": self._record.job_name,
+                "route": "dispatch",
+                "text": text,
+                "end_reason": (end or {}).get("reason"),
+                "usage": dict(payload.get("usage") or {}),
+                "conversation_id": self._state.get("conversation_id") or payload.get("conversationId"),
+                "channel_id": self._channel,
+                "started_at": self._started,
+                "finished_at": self._ctx.clock.time(),
+                "attempt": self._attempt,
+            }
+        )
+
+    def _classify_error(self, data: Any) -> Outcome:
+        payload = data if isinstance(data, Mapping) else {"message": str(data)}
+        message = str(payload.get("message") or "the run failed")
+        code = payload.get("code")
+        now = self._ctx.clock.time()
+        if code == "TIMEOUT" or now >= self._deadline - _CEILING_TOLERANCE:
+            return Outcome.ceiling(
+                partial_output="".join(self._partial),
+                ceiling=self._ceiling,
+                reason=f"the platform killed the run at the ceiling: {message}",
+            )
+        return Outcome.failed(message, code=str(code) if code else None)
+
+    # -- the ceiling ----------------------------------------------------------------------------------------
+
+    async def _watch_ceiling(self) -> None:
+        clock = self._ctx.clock
+        for fraction in CEILING_MILESTONES:
+            at = self._started + fraction * self._ceiling
+            await clock.sleep_until(at)
+            elapsed = clock.time() - self._started
+            await self._ctx.store.append_event(
+                self._record.id,
+                EventType.CEILING_APPROACHING,
+                {
+                    "fraction": fraction,
+                    "elapsed": round(elapsed, 3),
+                    "remaining": round(max(0.0, self._deadline - clock.time()), 3),
+                    "ceiling": self._ceiling,
+                },
+                key=f"a{self._attempt}ceil{fraction}",
+            )
+        await clock.sleep_until(self._deadline + self._ctx.grace)
+        if self._outcome is not None:
+            return
+        if await self._decide_from_history():
+            return
+        self._log.warning("dispatch silent past the ceiling", ceiling=self._ceiling, grace=self._ctx.grace)
+        self._finish(
+            Outcome.ceiling(
+                partial_output="".join(self._partial),
+                ceiling=self._ceiling,
+                reason=f"no result within the {self._ceiling / 60:g}-minute ceiling plus {self._ctx.grace:g}s grace "
+                "(the platform killed the run)",
+            )
+        )
+
+    async def _decide_from_history(self) -> bool:
+        """For a stateful dispatch: did the reply land in the conversation? Finishes the job if it did."""
+        conversation_id = self._state.get("conversation_id")
+        if not conversation_id:
+            return False
+        since_ms = self._started * 1000 - 1000
+        try:
+            async for message in self._ctx.client.conversations.messages(str(conversation_id), order="desc", take=5):
+                created = message.created_at or 0
+                if message.type == "bot" and created >= since_ms:
+                    self._log.info("reply found in the conversation history", conversation_id=conversation_id)
+                    self._finish(
+                        Outcome.succeeded(
+                            {
+                                "job_id": self._record.id,
+                                "job_name": self._record.job_name,
+                                "route": "dispatch",
+                                "text": message.text or "",
+                                "end_reason": None,
+                                "usage": {},
+                                "conversation_id": conversation_id,
+                                "channel_id": self._channel,
+                                "started_at": self._started,
+                                "finished_at": self._ctx.clock.time(),
+                                "attempt": self._attempt,
+                            }
+                        )
+                    )
+                    return True
+                if message.type == "user":
+                    break
+        except OrchestratorError as exc:
+            self._log.warning("could not read the conversation history", error=excerpt(str(exc)))
+        return False

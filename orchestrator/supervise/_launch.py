@@ -1,0 +1,116 @@
+"""Starting work on the platform, idempotently.
+
+Every launch can run again for the same record (after a crash, or on another replica) without doing the work
+twice: a dispatch carries its client-generated ``channelId`` (the platform dedupes on it); a task is found by its
+``meta`` key before one is created, and is triggered only if it has no execution yet; a bot is found by the hash of
+its configuration before one is created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..jobs._events import EventType
+from ..store._protocol import JobRecord, JobStatus
+from ._context import SupervisorContext, log
+
+__all__ = ["BOT_META_KEY", "JOB_META_KEY", "KEY_META_KEY", "SCHEDULE_META_KEY", "ensure_bot", "launch"]
+
+KEY_META_KEY = "orchestratorKey"
+JOB_META_KEY = "orchestratorJob"
+SCHEDULE_META_KEY = "orchestratorSchedule"
+BOT_META_KEY = "orchestratorBot"
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:24]
+
+
+async def ensure_bot(ctx: SupervisorContext, bot_id: str | None, config: Mapping[str, Any]) -> str:
+    """The bot a task runs with: the named one, or one made from the prompt's bot configuration (reused)."""
+    if bot_id:
+        return bot_id
+    key = config_hash(config)
+    meta_key = f"bot:{key}"
+    cached = await ctx.store.get_meta(meta_key)
+    if isinstance(cached, str):
+        return cached
+    async with ctx.store.lock(meta_key):
+        cached = await ctx.store.get_meta(meta_key)
+        if isinstance(cached, str):
+            return cached
+        found: str | None = None
+        async for bot in ctx.client.bots.list(meta={BOT_META_KEY: key}, take=1):
+            found = bot.id
+            break
+        if found is None:
+            body = {
+                "name": f"orchestrator-{key[:8]}",
+                "description": "Created by orchestrator for task runs (reused for the same bot configuration).",
+                **dict(config),
+                "meta": {BOT_META_KEY: key},
+            }
+            found = await ctx.client.bots.create(body)
+            log.info("bot created for task runs", bot_id=found, config_hash=key)
+        await ctx.store.set_meta(meta_key, found)
+        return found
+
+
+async def find_task(ctx: SupervisorContext, meta: Mapping[str, str]) -> str | None:
+    async for task in ctx.client.tasks.list(meta=dict(meta), take=1):
+        return task.id
+    return None
+
+
+async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
+    """Start the record's work on the platform (idempotent); returns the record, now ``running``."""
+    route = record.route
+    spec = record.spec
+    now = ctx.clock.time()
+    state: dict[str, Any] = {"attempt": int(record.state.get("attempt") or 1)}
+    if route == "dispatch":
+        channel_id = str(record.state.get("channel_id") or spec["channel_id"])
+        conversation_id = spec.get("conversation_id")
+        await ctx.client.conversations.dispatch(
+            dict(spec["body"]), conversation_id=conversation_id, channel_id=channel_id
+        )
+        started = float(record.state.get("started_at") or now)
+        state.update(channel_id=channel_id, conversation_id=conversation_id, started_at=started)
+        deadline = started + ctx.policy.ceiling.total_seconds()
+        record = await ctx.store.update_job(
+            record.id, status=JobStatus.RUNNING, state=state, started_at=started, deadline=deadline
+        )
+        started_data = {"route": route, "channel_id": channel_id, "conversation_id": conversation_id,
+                        "deadline": deadline, "attempt": state["attempt"]}
+    elif route == "task":
+        task_id = record.state.get("task_id")
+        if not task_id:
+            meta = {KEY_META_KEY: record.idempotency_key, JOB_META_KEY: record.job_name}
+            task_id = await find_task(ctx, {KEY_META_KEY: record.idempotency_key})
+            if task_id is None:
+                bot_id = await ensure_bot(ctx, spec.get("bot_id"), spec.get("bot_config") or {})
+                body = {**dict(spec["task"]), "botId": bot_id, "meta": meta}
+                task_id = await ctx.client.tasks.create(body)
+            record = await ctx.store.update_job(record.id, state={"task_id": task_id})
+        if not record.state.get("triggered_at"):
+            has_run = False
+            async for _ in ctx.client.tasks.executions(str(task_id), take=1):
+                has_run = True
+                break
+            if not has_run:
+                await ctx.client.tasks.trigger(str(task_id))
+            state["triggered_at"] = now
+        started = float(record.state.get("started_at") or now)
+        state.update(task_id=task_id, started_at=started)
+        record = await ctx.store.update_job(record.id, status=JobStatus.RUNNING, state=state, started_at=started)
+        started_data = {"route": route, "task_id": task_id, "attempt": state["attempt"]}
+    else:
+        started = now
+        state.update(started_at=started, conversation_id=spec.get("conversation_id"))
+        record = await ctx.store.update_job(record.id, status=JobStatus.RUNNING, state=state, started_at=started)
+        started_data = {"route": route, "conversation_id": spec.get("conversation_id"), "attempt": state["attempt"]}
+    await ctx.store.append_event(record.id, EventType.STARTED, started_data, key=f"started:{state['attempt']}")
+    return record

@@ -1,0 +1,53 @@
+"""Helpers shared by the local platform tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from orchestrator.platform import PlatformClient, StreamEvent
+
+
+def ask(text: str, **extra: Any) -> dict[str, Any]:
+    """A stateless body with one user message."""
+    return {"messages": [{"type": "user", "text": text}], **extra}
+
+
+def channel_id() -> str:
+    """A fresh client-chosen channel id (32 characters)."""
+    return uuid.uuid4().hex
+
+
+async def until_terminal(events: AsyncIterator[StreamEvent]) -> list[StreamEvent]:
+    """The inner events of a channel subscription, up to and including ``result`` or ``error``."""
+    out = []
+    async for event in events:
+        inner = event.inner()
+        if inner is None:
+            continue
+        out.append(inner)
+        if inner.is_terminal:
+            break
+    return out
+
+
+async def dispatch_and_collect(
+    client: PlatformClient, body: dict[str, Any], **kwargs: Any
+) -> list[StreamEvent]:
+    """Dispatch, subscribe with history, and return the run's inner events up to the terminal one."""
+    channel = await client.conversations.dispatch(body, **kwargs)
+    async with client.channels.subscribe(channel, history_length=1000) as events:
+        return await until_terminal(events)
+
+
+def function(name: str, *, result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A function declaration with an empty parameter schema."""
+    declared: dict[str, Any] = {
+        "name": name,
+        "description": f"the {name} tool",
+        "parameters": {"type": "object", "properties": {}},
+    }
+    if result is not None:
+        declared["result"] = result
+    return declared
