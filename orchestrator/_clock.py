@@ -233,6 +233,17 @@ class VirtualClock:
 
     # -- internals -----------------------------------------------------------------------------------------
 
+    def _kick(self) -> None:
+        """Look for idleness again now (the thread work a hold covered is done)."""
+        loop = self._loop
+        if self._holds or loop is None or loop.is_closed() or not self._autojump:
+            return
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        if self._timers:
+            self._schedule_tick(loop)
+
     def _set_time(self, when: float) -> None:
         if self._scale:
             self._offset += max(0.0, when - self.time())
@@ -281,16 +292,32 @@ class VirtualClock:
                 real_delay = max(0.0, (self._timers[0].deadline - self.time()) / self._scale)
                 self._wake_handle = loop.call_later(real_delay, self._on_wake)
         if self._autojump and self._timers and self._tick_handle is None:
+            self._schedule_tick(loop)
+
+    def _schedule_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._holds:
+            # work the loop cannot see (a thread) is under way: look again shortly
             self._tick_handle = loop.call_later(self._threshold / 3, self._on_tick)
+        else:
+            self._tick_handle = loop.call_soon(self._on_tick)
 
     def _on_wake(self) -> None:
         self._wake_handle = None
         self._fire_due()
 
     def _loop_busy(self) -> bool:
+        """Whether the loop has runnable callbacks, or sockets ready to read or write."""
         loop = self._loop
-        ready = getattr(loop, "_ready", None)
-        return bool(ready)
+        if getattr(loop, "_ready", None):
+            return True
+        selector = getattr(loop, "_selector", None)
+        if selector is None:
+            return False
+        try:
+            # level-triggered: looking does not consume readiness
+            return bool(selector.select(0))
+        except (OSError, ValueError):
+            return False
 
     def _on_tick(self) -> None:
         self._tick_handle = None
@@ -302,11 +329,13 @@ class VirtualClock:
             self._idle_ticks = 0
         else:
             self._idle_ticks += 1
-        if self._idle_ticks >= 3:
+        if self._idle_ticks >= 2:
+            # two loop iterations in a row with nothing runnable and no I/O: every task waits on the clock
             self._idle_ticks = 0
             self._set_time(self._timers[0].deadline)
             self._fire_due()
-        self._reschedule()
+        if self._tick_handle is None and self._timers and self._loop is not None and not self._loop.is_closed():
+            self._schedule_tick(self._loop)
 
     async def _settle(self) -> None:
         # let woken tasks run until nothing is runnable (bounded, so a busy loop cannot hang advance())
@@ -327,6 +356,7 @@ class _Hold:
 
     def __exit__(self, *exc: object) -> None:
         self._clock._holds -= 1
+        self._clock._kick()
 
 
 @asynccontextmanager

@@ -531,11 +531,13 @@ class Orchestrator:
                 self._spawn(record, holds_slot=False)
 
     async def _lease_loop(self) -> None:
-        interval = max(0.5, self._lease / 3)
+        """Renew this replica's leases while it supervises jobs; take over expired ones of dead replicas."""
         while True:
-            await self.clock.sleep(interval)
+            # renew well before expiry while holding jobs; otherwise only look for orphans, once a lease period
+            await self.clock.sleep(max(0.5, self._lease / 3 if self._running else self._lease))
             try:
-                await self.store.renew_leases(self.replica_id, lease_seconds=self._lease)
+                if self._running:
+                    await self.store.renew_leases(self.replica_id, lease_seconds=self._lease)
                 await self._claim()
             except OrchestratorError as exc:
                 log.warning("lease renewal failed", error=str(exc))

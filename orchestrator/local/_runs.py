@@ -228,7 +228,7 @@ class RunEngine:
         """A new run, started in the background; ``on_done`` is called when it ends, even at shutdown."""
         group = self._core.require_running()
         run = Run(self._core, spec)
-        group.start_soon(self._background, run, on_done)
+        group.start_soon(self._background, run, on_done, name="local-platform-run")
         return run
 
     async def _background(self, run: Run, on_done: Callable[[Run], None] | None) -> None:

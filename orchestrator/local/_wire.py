@@ -34,9 +34,29 @@ __all__ = [
 DROP_SCOPE_KEY = "orchestrator.local.drop"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_string = json.encoder.encode_basestring_ascii  # C: a quoted, escaped JSON string
+
+
+def _compact(obj: Any) -> str:
+    # Fast paths for the shapes streamed most ({type, data[, createdAt]} wrappers and {token} deltas): a token
+    # event is encoded ~10x faster than through the generic encoder, which matters at 10,000 concurrent runs.
+    if type(obj) is dict:
+        size = len(obj)
+        if size == 1 and type(obj.get("token")) is str:
+            return '{"token":' + _string(obj["token"]) + "}"
+        if 2 <= size <= 3 and type(obj.get("type")) is str and "data" in obj:
+            head = '{"type":' + _string(obj["type"]) + ',"data":' + _compact(obj["data"])
+            if size == 2:
+                return head + "}"
+            if type(obj.get("createdAt")) is int:
+                return head + ',"createdAt":' + str(obj["createdAt"]) + "}"
+    return _ENCODER.encode(obj)
+
+
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return _compact(obj).encode()
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -138,7 +158,7 @@ class EventStream(Response):
                 }
             )
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope)
+                tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope, name="disconnect-watch")
                 await self._write(send, drop)
                 tg.cancel_scope.cancel()
         finally:

@@ -1,10 +1,10 @@
 """``sqlite:///path``: the default :class:`JobStore`, one SQLite file in WAL mode, through aiosqlite.
 
-One connection per store object, used by one operation at a time (an :class:`asyncio.Lock`), so a
-transaction's statements never interleave with another task's. Writes that read first run in ``BEGIN
-IMMEDIATE`` transactions, which take SQLite's write lock up front, so read-modify-write is atomic across
-processes; an event append is a single ``INSERT ... SELECT max(seq) + 1`` statement, atomic on its own, so seq
-is gap-free across processes too.
+One connection per store object. aiosqlite runs its calls in order on one thread; stand-alone statements
+from many tasks are queued back to back, and a transaction holds a lock that keeps other tasks' statements out
+of it until it ends. Writes that read first run in ``BEGIN IMMEDIATE`` transactions, which take SQLite's write
+lock up front, so read-modify-write is atomic across processes; an event append is a single
+``INSERT ... SELECT max(seq) + 1`` statement, atomic on its own, so seq is gap-free across processes too.
 
 Changes made by this process wake watches at once; changes made by other processes are seen by polling the
 jobs' ``(revision, last seq)`` every ``poll_interval`` while someone waits (see :mod:`._watch`). ``lock()`` is
@@ -137,7 +137,7 @@ class SQLiteStore(StoreBase):
         self.poll_interval = check_positive(poll_interval, what="poll_interval")
         self._busy_ms = int(check_positive(busy_timeout, what="busy_timeout") * 1000)
         self._db: aiosqlite.Connection | None = None
-        self._db_lock = asyncio.Lock()
+        self._tx_lock = asyncio.Lock()  # held by a transaction on the connection
         self._hub = WatchHub(
             clock=self.clock, fetch_marks=self._fetch_marks, poll_interval=self.poll_interval, store=self.url
         )
@@ -217,38 +217,50 @@ class SQLiteStore(StoreBase):
 
     async def _disconnect(self) -> None:
         await self._hub.aclose()
-        async with self._db_lock:
+        async with self._tx_lock:
             db, self._db = self._db, None
             if db is not None:
                 with self._hold(), self._errors("closing the database"):
                     await db.close()
 
+    def _connection(self) -> aiosqlite.Connection:
+        self._require_open()
+        if self._db is None:
+            raise UsageError(f"the store {self.url} is closing")
+        return self._db
+
     @contextlib.asynccontextmanager
     async def _use(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection, for one operation: no other task uses it until the block ends."""
-        self._require_open()
-        async with self._db_lock:
-            db = self._db
-            if db is None:
-                self._require_open()
-                raise UsageError(f"the store {self.url} is closing")
-            with self._hold(), self._errors(action):
-                yield db
+        """The connection, for statements that stand alone (autocommit); only the first one may write.
+
+        aiosqlite runs calls in the order they are made, so many tasks can queue such statements back to back.
+        They must not be queued while a transaction is open on the connection (they would become part of it),
+        so they wait until no transaction holds or waits for the lock; nothing awaits between that check and
+        queueing the first statement.
+        """
+        if self._tx_lock.locked():
+            async with self._tx_lock:
+                pass
+        db = self._connection()
+        with self._hold(), self._errors(action):
+            yield db
 
     @contextlib.asynccontextmanager
     async def _write(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
         """The connection inside a ``BEGIN IMMEDIATE`` transaction, committed if the block succeeds."""
-        async with self._use(action) as db:
-            await db.execute("BEGIN IMMEDIATE")
-            done = False
-            try:
-                yield db
-                await db.commit()
-                done = True
-            finally:
-                if not done:
-                    # aiosqlite queues this before anything else, even if this task is being cancelled
-                    await db.rollback()
+        async with self._tx_lock:
+            db = self._connection()
+            with self._hold(), self._errors(action):
+                await db.execute("BEGIN IMMEDIATE")
+                done = False
+                try:
+                    yield db
+                    await db.commit()
+                    done = True
+                finally:
+                    if not done:
+                        # aiosqlite queues this before anything else, even if this task is being cancelled
+                        await db.rollback()
 
     # -- jobs ------------------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,7 +105,7 @@ async def test_task_over_max_time_fails(harness: Harness) -> None:
 
 async def test_scheduled_job_fires_on_cron_across_a_week(harness: Harness, tmp_path: Path) -> None:
     """A 07:00 weekday schedule in Europe/London fires 5 times in a week; a restart creates no second task."""
-    url = f"sqlite:///{tmp_path}/jobs.sqlite3"
+    url = os.environ.get("TEST_STORE_URL") or f"sqlite:///{tmp_path}/jobs.sqlite3"
 
     def make() -> tuple[object, object]:
         orc = harness.orchestrator(store=url)

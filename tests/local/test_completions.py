@@ -1,4 +1,4 @@
-"""Completions (stateless and stateful ``complete``, ``send``, ``receive``) in JSON, JSONL and SSE; validation."""
+"""Completions (stateless/stateful ``complete``, ``send``, ``receive``) in JSON, JSONL and SSE; validation."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def test_complete_is_deterministic(client: PlatformClient) -> None:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "sse"])
 async def test_stream_event_sequence(client: PlatformClient, fmt: Any) -> None:
-    """A streamed completion carries tokens, then message(bot), usage and result, each with createdAt in JSONL."""
+    """A streamed completion carries tokens, then message(bot), usage and result (with createdAt in JSONL)."""
     async with client.conversations.stream(ask("hello [[tokens 3]]"), format=fmt) as events:
         seen = [event async for event in events]
     types = [e.type for e in seen]
@@ -82,7 +82,7 @@ async def test_sleep_streams_pings_on_the_platform_clock(client: PlatformClient,
 
 
 async def test_fail_directive_in_stream_and_json(client: PlatformClient) -> None:
-    """``[[fail "why"]]`` ends a stream with an error event, and a JSON call with a 500 carrying the reason."""
+    """``[[fail "why"]]`` ends a stream with an error event, and a JSON call with a 500 giving the reason."""
     async with client.conversations.stream(ask('[[fail "disk full"]]')) as events:
         seen = [event async for event in events]
     assert seen[-1].type == "error"

@@ -1,4 +1,4 @@
-"""Conversation resources, messages, list conventions (cursor, take, order, meta, JSONL), monitor, auth, prefixes."""
+"""Conversations, messages, list conventions (cursor, take, order, meta, JSONL), monitor, auth, prefixes."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def test_parse_duration_units(text: str, seconds: float) -> None:
 @pytest.mark.parametrize("text", ["", "20", "m", "20x", "1h-5m", "abc", "99999999d"])
 def test_parse_duration_rejects(text: str) -> None:
     """Anything else is a ValueError saying how to write a duration."""
-    with pytest.raises(ValueError, match="duration|longer than"):
+    with pytest.raises(ValueError, match=r"duration|longer than"):
         parse_duration(text)
 
 

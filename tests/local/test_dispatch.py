@@ -1,4 +1,4 @@
-"""Dispatch: channel ids, dedupe, events on the channel, history replay, the 15-minute ceiling, stateful history."""
+"""Dispatch: channel ids, dedupe, events on the channel, history replay, the 15-minute ceiling, history."""
 
 from __future__ import annotations
 
@@ -210,9 +210,9 @@ async def test_ceiling_keeps_stateful_history_without_bot_message() -> None:
 
 async def test_custom_ceiling_in_message() -> None:
     """The ceiling is configurable; the error names it."""
-    async with hosted(LocalPlatform(clock=VirtualClock(), ceiling=60, ceiling_kill="error")) as platform:
-        async with platform.client() as client:
-            events = await dispatch_and_collect(client, ask("[[sleep 2m]]"), channel_id=channel_id())
+    platform = LocalPlatform(clock=VirtualClock(), ceiling=60, ceiling_kill="error")
+    async with hosted(platform), platform.client() as client:
+        events = await dispatch_and_collect(client, ask("[[sleep 2m]]"), channel_id=channel_id())
     assert "1 minute limit" in events[-1].data["message"]
 
 

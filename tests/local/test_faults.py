@@ -1,4 +1,4 @@
-"""Fault injection: error statuses, 429 with Retry-After, dropped streams, latency; scoping, counts and seeds."""
+"""Fault injection: error statuses, 429 + Retry-After, dropped streams, latency; scoping, counts, seeds."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def test_rate_limit_with_retry_after(platform: LocalPlatform, raw: httpx.A
 async def test_client_retries_through_rate_limits(
     platform: LocalPlatform, client: PlatformClient, clock: VirtualClock
 ) -> None:
-    """The client waits Retry-After on the shared virtual clock and succeeds; platform time moved, real did not."""
+    """The client waits Retry-After on the shared virtual clock and succeeds: platform time moved."""
     platform.faults.add(rate_limit("/bot/list", retry_after=30, count=2))
     start = clock.time()
     assert [b async for b in client.bots.list()] == []
@@ -102,13 +102,16 @@ async def test_drop_stream_abruptly(
     async with client.channels.subscribe(channel, history_length=1000) as events:
         await until_terminal(events)
     platform.faults = Faults([drop_stream("/subscribe$", after=3, count=2)])
-    lines = []
-    with pytest.raises(httpx.RemoteProtocolError):
-        async with raw.stream(
-            "POST", f"/channel/{channel}/subscribe", json={"historyLength": 1000}
-        ) as response:
+    lines: list[str] = []
+
+    async def read_raw() -> None:
+        body = {"historyLength": 1000}
+        async with raw.stream("POST", f"/channel/{channel}/subscribe", json=body) as response:
             async for line in response.aiter_lines():
-                lines.append(line)
+                lines.append(line)  # keeps the lines read before the connection breaks
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        await read_raw()
     assert len(lines) == 3
     with pytest.raises(PlatformConnectionError):
         async with client.channels.subscribe(channel, history_length=1000) as events:

@@ -93,17 +93,18 @@ async def serve_app(app: Starlette) -> AsyncIterator[str]:
 
 
 async def test_model_reply_streams_tokens() -> None:
-    """Content deltas become token events; usage comes from the API's usage chunk; the backstory is a system message."""
+    """Content deltas become tokens; usage comes from the usage chunk; the backstory is a system message."""
     fake = FakeOpenAI()
     async with serve_app(fake.app) as url:
         agent = OpenAIChatAgent(url + "/v1", "fake-1", api_key="sk-test")
         assert "sk-test" not in repr(agent)
+        platform = LocalPlatform(clock=VirtualClock(), agent=agent)
         async with (
-            hosted(LocalPlatform(clock=VirtualClock(), agent=agent)) as platform,
+            hosted(platform),
             platform.client() as client,
+            client.conversations.stream(ask("hi", backstory="Be brief.")) as events,
         ):
-            async with client.conversations.stream(ask("hi", backstory="Be brief.")) as events:
-                seen = [e async for e in events]
+            seen = [e async for e in events]
     assert [e.data["token"] for e in seen if e.type == "token"] == ["Hello ", "from ", "the ", "model"]
     usage = next(e.data for e in seen if e.type == "usage")
     assert usage == {"model": "fake-1", "inputTokensUsed": 11, "outputTokensUsed": 4}
@@ -117,7 +118,7 @@ async def test_model_reply_streams_tokens() -> None:
 
 
 async def test_tool_calls_map_to_platform_functions() -> None:
-    """A model tool call runs the declared live function through its channel, and the result goes back to the model."""
+    """A model tool call runs the declared live function through its channel; its result goes to the model."""
     fake = FakeOpenAI()
     async with serve_app(fake.app) as url:
         agent = OpenAIChatAgent(url + "/v1", "fake-1")
@@ -158,9 +159,9 @@ async def test_model_errors_become_error_events() -> None:
         async with (
             hosted(LocalPlatform(clock=VirtualClock(), agent=agent)) as platform,
             platform.client() as client,
+            client.conversations.stream(ask("hi")) as events,
         ):
-            async with client.conversations.stream(ask("hi")) as events:
-                seen = [e async for e in events]
+            seen = [e async for e in events]
     assert seen[-1].type == "error"
     assert seen[-1].data["code"] == "MODEL_ERROR"
     assert "500" in seen[-1].data["message"]
@@ -175,7 +176,7 @@ async def test_unreachable_endpoint() -> None:
     async with (
         hosted(LocalPlatform(clock=VirtualClock(), agent=agent)) as platform,
         platform.client() as client,
+        client.conversations.stream(ask("hi")) as events,
     ):
-        async with client.conversations.stream(ask("hi")) as events:
-            seen = [e async for e in events]
+        seen = [e async for e in events]
     assert seen[-1].data["code"] == "MODEL_ERROR"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -21,7 +22,7 @@ from orchestrator.local._serve import serve, token_hint
 from ._util import ask
 
 
-async def _serve_once(**kwargs: object) -> tuple[list[str], str]:
+async def _serve_once(**kwargs: Any) -> tuple[list[str], str]:
     lines: list[str] = []
     answer = ""
     ready = anyio.Event()

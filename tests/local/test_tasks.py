@@ -1,5 +1,5 @@
-"""Tasks: CRUD and validation, trigger and executions, maxTime, cancel, skipped triggers, schedules across DST,
-expiry, the event log and the workflow stream."""
+"""Tasks: CRUD and validation, trigger and executions, maxTime, cancel, skipped triggers, schedules across
+DST, expiry, the event log and the workflow stream."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ async def test_presets_set_next_run(client: PlatformClient, clock: VirtualClock)
 async def test_trigger_runs_and_records_an_execution(
     client: PlatformClient, clock: VirtualClock, bot_id: str
 ) -> None:
-    """A triggered run succeeds: execution idle/success with a summary and a conversation holding the reply."""
+    """A triggered run succeeds: idle/success, a summary, and a conversation holding the reply."""
     task_id = await client.tasks.create(
         {"name": "digest", "description": "Summarise the inbox", "botId": bot_id}
     )
@@ -203,7 +203,7 @@ async def test_trigger_while_running_is_skipped(
 async def test_event_log_items_and_subscribe(
     client: PlatformClient, clock: VirtualClock, bot_id: str, fmt: Any
 ) -> None:
-    """Event log items carry id, type, createdAt, taskId, executionId, conversationId, botId; replay then live."""
+    """Event log items carry id, type, createdAt and the task, execution, conversation and bot ids."""
     task_id = await client.tasks.create({"description": "x", "botId": bot_id})
     await client.tasks.trigger(task_id)
     (execution,) = [await _settle(client, clock, task_id)]
@@ -274,7 +274,7 @@ async def test_execution_list_filters(client: PlatformClient, clock: VirtualCloc
 async def test_session_duration_reuses_the_conversation(
     client: PlatformClient, clock: VirtualClock, bot_id: str
 ) -> None:
-    """With ``sessionDuration`` > 0 runs reuse one conversation while the session lives; 0 means fresh ones."""
+    """``sessionDuration`` > 0: runs reuse one conversation while the session lives; 0: fresh ones."""
     reuse = await client.tasks.create({"description": "x", "botId": bot_id, "sessionDuration": 3_600_000})
     fresh = await client.tasks.create({"description": "x", "botId": bot_id})
     for task_id in (reuse, fresh, reuse, fresh):
@@ -311,7 +311,7 @@ async def test_session_duration_reuses_the_conversation(
     ],
 )
 async def test_weekday_schedule_across_a_dst_change(start: datetime, expected: list[str]) -> None:
-    """``0 7 * * 1-5`` in Europe/London runs exactly 5 times in a week crossing DST, at the right UTC times."""
+    """``0 7 * * 1-5`` in Europe/London runs 5 times in a week crossing DST, at the right UTC times."""
     clock = VirtualClock(start=start, autojump=False)
     async with hosted(LocalPlatform(clock=clock)) as platform, platform.client() as client:
         bot_id = await client.bots.create({})

@@ -1,4 +1,4 @@
-"""Function calling: live channel tools, static results, turn-ending functions, waits that time out, planner mode."""
+"""Function calling: live channel tools, static results, turn-ending functions, wait limits, planner mode."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ Answer = Callable[[str, dict[str, Any]], dict[str, Any]]
 async def serve_tools(
     client: PlatformClient, events: AsyncIterator[StreamEvent], answer: Answer
 ) -> list[StreamEvent]:
-    """Read a run's events; answer every live tool call by publishing ``answer(name, args)`` to its channel."""
+    """Read a run's events; answer each live tool call by publishing ``answer(name, args)`` to its channel."""
     seen = []
     async for event in events:
         inner = event.inner() or event
@@ -42,7 +42,7 @@ def live(name: str) -> dict[str, Any]:
 
 
 async def test_live_tool_round_trip_on_a_dispatch(client: PlatformClient) -> None:
-    """A live tool pauses the run until a message is published to its channel; the result reaches the reply."""
+    """A live tool pauses the run until a message is published to its channel; the reply shows the result."""
     body = ask('look it up [[call lookup {"id": 7}]]', functions=[live("lookup")])
     channel = await client.conversations.dispatch(body, channel_id=channel_id())
     async with client.channels.subscribe(channel, history_length=1000) as events:
@@ -158,7 +158,7 @@ not a task line [[tokens 2]]"""
 
 
 async def test_planner_calls_schedule_task_per_line(client: PlatformClient) -> None:
-    """Offered ``schedule_task``, the agent schedules each ``- `` line and summarises accepted and refused ones."""
+    """Offered ``schedule_task``, the agent schedules each ``- `` line and summarises what was refused."""
     body = ask(PLAN, functions=[live("schedule_task")])
     calls: list[dict[str, Any]] = []
 
@@ -171,7 +171,8 @@ async def test_planner_calls_schedule_task_per_line(client: PlatformClient) -> N
     assert calls == [
         {
             "name": "morning-digest-of-the-inbox",
-            "instructions": 'Morning digest of the inbox [[schedule "0 7 * * 1-5"]] [[timezone "Europe/London"]]'
+            "instructions": 'Morning digest of the inbox [[schedule "0 7 * * 1-5"]]'
+            ' [[timezone "Europe/London"]]'
             " [[runtime 20m]]",
             "schedule": "0 7 * * 1-5",
             "timezone": "Europe/London",
@@ -195,7 +196,7 @@ async def test_planner_calls_schedule_task_per_line(client: PlatformClient) -> N
 
 
 async def test_plan_as_text(client: PlatformClient) -> None:
-    """``[[plan-as-text]]`` makes the planner reply with ``{"tasks": [...]}`` JSON instead of calling the tool."""
+    """``[[plan-as-text]]``: the planner replies with ``{"tasks": [...]}`` JSON, not calling the tool."""
     body = ask(PLAN + "\n[[plan-as-text]]", functions=[live("schedule_task")])
     result = await client.conversations.complete(body)
     plan = json.loads(result.text.removeprefix("alpha bravo "))

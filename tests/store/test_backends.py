@@ -9,7 +9,7 @@ import sqlite3
 import asyncpg
 import pytest
 
-from orchestrator import VirtualClock
+from orchestrator import StoreError, VirtualClock
 from orchestrator.store import JobStatus, PostgresStore, SQLiteStore
 
 from .conftest import START, Backend, make_record
@@ -108,3 +108,21 @@ async def test_postgres_listener_reconnects(backend: Backend, postgres_url: str)
             assert not waiter.done()
             await other.finish_job(job_a, JobStatus.SUCCEEDED)
             await asyncio.wait_for(waiter, 5)
+
+
+@sqlite_only
+async def test_sqlite_statements_stay_out_of_other_transactions(backend: Backend) -> None:
+    """Appends queued while other tasks' transactions roll back are never rolled back with them."""
+    async with backend.replica() as store:
+        job_id = (await store.create_job(make_record())).id
+
+        async def failing_update() -> None:
+            with pytest.raises(StoreError, match="no job"):
+                await store.update_job("job_missing", state={"x": 1})
+
+        results = await asyncio.gather(
+            *(store.append_event(job_id, "t", {"n": n}) if n % 3 else failing_update() for n in range(300))
+        )
+        appended = [r for r in results if r is not None]
+        assert [e.seq for e in await store.events(job_id)] == sorted(e.seq for e in appended)
+        assert len(appended) == 200
