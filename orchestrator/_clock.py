@@ -42,7 +42,9 @@ def to_seconds(delay: float | timedelta) -> float:
 def _to_epoch(when: float | datetime) -> float:
     if isinstance(when, datetime):
         if when.tzinfo is None:
-            raise ValueError(f"naive datetime {when.isoformat()} has no timezone: pass an aware datetime (UTC)")
+            raise ValueError(
+                f"naive datetime {when.isoformat()} has no timezone: pass an aware datetime (UTC)"
+            )
         return when.timestamp()
     return float(when)
 
@@ -144,7 +146,7 @@ class VirtualClock:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tick_handle: asyncio.TimerHandle | None = None
+        self._tick_handle: asyncio.Handle | None = None
         self._wake_handle: asyncio.TimerHandle | None = None
         self._idle_ticks = 0
         self._holds = 0
@@ -334,7 +336,12 @@ class VirtualClock:
             self._idle_ticks = 0
             self._set_time(self._timers[0].deadline)
             self._fire_due()
-        if self._tick_handle is None and self._timers and self._loop is not None and not self._loop.is_closed():
+        if (
+            self._tick_handle is None
+            and self._timers
+            and self._loop is not None
+            and not self._loop.is_closed()
+        ):
             self._schedule_tick(self._loop)
 
     async def _settle(self) -> None:

@@ -187,7 +187,9 @@ class CeilingExceeded(JobError):
         ceiling: the ceiling in seconds.
     """
 
-    def __init__(self, message: str, *, partial_output: str = "", ceiling: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, partial_output: str = "", ceiling: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.partial_output = partial_output
         self.ceiling = ceiling

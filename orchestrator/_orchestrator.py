@@ -130,6 +130,7 @@ class Orchestrator:
     @overload
     def job(
         self,
+        /,
         *,
         runtime: timedelta | float | str | None = None,
         cancellable: bool = False,
@@ -169,7 +170,9 @@ class Orchestrator:
             max_concurrency: at most this many runs of this job at once; excess starts wait as ``pending``.
             retries: start a failed run again this many times (not for cancelled or ceiling-killed runs).
         """
-        options = _JobOptions(runtime, cancellable, schedule, timezone, interactive, route, name, max_concurrency, retries)
+        options = _JobOptions(
+            runtime, cancellable, schedule, timezone, interactive, route, name, max_concurrency, retries
+        )
 
         def decorate(f: Callable[..., Any]) -> Job[Any]:
             j = _decorate(f, options, self.routing)
@@ -260,7 +263,7 @@ class Orchestrator:
                 resolve_tools=self._resolve_tools,
                 grace=self._grace,
             )
-            for name, j in self._jobs.items():
+            for name in self._jobs:
                 self._stats.load(name, await self._store.durations(name))
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             self._tg.start_soon(tracker.run)
@@ -310,7 +313,9 @@ class Orchestrator:
                 return False
         return True
 
-    def _build_spec(self, j: Job[Any], prompt: Prompt, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _build_spec(
+        self, j: Job[Any], prompt: Prompt, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         route = j.route
         spec: dict[str, Any] = {"args": list(args), "kwargs": kwargs} if _jsonable([args, kwargs]) else {}
         spec["args_stored"] = bool(spec)
@@ -374,7 +379,9 @@ class Orchestrator:
                 record = await launch(self.context, record)
                 launched = True
             except PlatformError as exc:
-                await self._finish(record, Outcome.failed(f"the platform refused the job: {exc}", code=exc.code))
+                await self._finish(
+                    record, Outcome.failed(f"the platform refused the job: {exc}", code=exc.code)
+                )
                 self._release_slots(j, job_id)
                 bound.warning("job start refused by the platform", error=str(exc))
                 raise
@@ -382,7 +389,9 @@ class Orchestrator:
                 self._release_slots(j, job_id)
                 raise
         else:
-            await self.store.append_event(job_id, EventType.PENDING, {"waiting_for": "max_concurrency"}, key="pending")
+            await self.store.append_event(
+                job_id, EventType.PENDING, {"waiting_for": "max_concurrency"}, key="pending"
+            )
         bound.info("job started" if launched else "job pending", channel_id=record.state.get("channel_id"))
         self._spawn(record, holds_slot=launched)
         return JobHandle(self, job_id, j.name, j.route)
@@ -450,7 +459,9 @@ class Orchestrator:
                 try:
                     record = await launch(ctx, record)
                 except PlatformError as exc:
-                    await self._finish(record, Outcome.failed(f"the platform refused the job: {exc}", code=exc.code))
+                    await self._finish(
+                        record, Outcome.failed(f"the platform refused the job: {exc}", code=exc.code)
+                    )
                     return
             outcome = await self._supervisor_for(record).run()
             attempt = int(record.state.get("attempt") or 1)
@@ -490,7 +501,11 @@ class Orchestrator:
         if not finished:
             return
         bound = log.bind(job_id=record.id, job=record.job_name, route=record.route)
-        bound.info("job finished", status=outcome.status.value, reason=excerpt(str((outcome.error or {}).get("reason", ""))))
+        bound.info(
+            "job finished",
+            status=outcome.status.value,
+            reason=excerpt(str((outcome.error or {}).get("reason", ""))),
+        )
         started = (outcome.result or {}).get("started_at") or record.started_at
         if outcome.status is JobStatus.SUCCEEDED and started is not None:
             self._stats.add(record.job_name, self.clock.time() - float(started))

@@ -128,7 +128,9 @@ class ScheduleManager:
             log.info("could not list executions", task_id=task_id, error=str(exc))
             return []
         since_ms = self._since.get(task_id, 0.0) * 1000 - 1000
-        return [await self._adopt(task_id, e) for e in reversed(executions) if (e.created_at or 0) >= since_ms]
+        return [
+            await self._adopt(task_id, e) for e in reversed(executions) if (e.created_at or 0) >= since_ms
+        ]
 
     async def _adopt(self, task_id: str, execution: TaskExecution) -> JobRecord:
         orc = self._orc
@@ -144,7 +146,12 @@ class ScheduleManager:
             updated_at=now,
             idempotency_key=f"exec:{task_id}:{execution.id}",
             spec={"scheduled": True, "task_id": task_id},
-            state={"task_id": task_id, "execution_id": execution.id, "triggered_at": started, "started_at": started},
+            state={
+                "task_id": task_id,
+                "execution_id": execution.id,
+                "triggered_at": started,
+                "started_at": started,
+            },
             started_at=started,
             owner=orc.replica_id,
             lease_expires_at=now + orc._lease,
@@ -155,7 +162,13 @@ class ScheduleManager:
             await orc.store.append_event(
                 stored.id,
                 EventType.STARTED,
-                {"route": "task", "task_id": task_id, "execution_id": execution.id, "scheduled": True, "attempt": 1},
+                {
+                    "route": "task",
+                    "task_id": task_id,
+                    "execution_id": execution.id,
+                    "scheduled": True,
+                    "attempt": 1,
+                },
                 key="started:1",
             )
             orc._spawn(stored, holds_slot=False)
@@ -170,14 +183,14 @@ class ScheduleManager:
         newest = before[0] if before else None
         if newest is None or newest.status != "running":
             await orc.client.tasks.trigger(task_id)
-            async with orc.context.tracker.track(task_id) as waiter:
-                async with fail_after(orc.clock, 3600):  # a platform that never starts the run
-                    while True:
-                        current = await self._newest(task_id)
-                        if current and (newest is None or current[0].id != newest.id):
-                            newest = current[0]
-                            break
-                        await waiter.wait()
+            # bounded: a platform that never starts the run
+            async with orc.context.tracker.track(task_id) as waiter, fail_after(orc.clock, 3600):
+                while True:
+                    current = await self._newest(task_id)
+                    if current and (newest is None or current[0].id != newest.id):
+                        newest = current[0]
+                        break
+                    await waiter.wait()
         assert newest is not None
         record = await self._adopt(task_id, newest)
         return JobHandle(orc, record.id, j.name, j.route)

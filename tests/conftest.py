@@ -1,2 +1,3 @@
 """Shared pytest configuration."""
+
 pytest_plugins = ["orchestrator.testing.fixtures"]

@@ -294,7 +294,9 @@ def job(
 
     ``@orc.job(...)`` takes the same arguments and binds at once, with that orchestrator's routing policy.
     """
-    options = _JobOptions(runtime, cancellable, schedule, timezone, interactive, route, name, max_concurrency, retries)
+    options = _JobOptions(
+        runtime, cancellable, schedule, timezone, interactive, route, name, max_concurrency, retries
+    )
     pol = policy or RoutingPolicy()
     if fn is not None:
         return _decorate(fn, options, pol)

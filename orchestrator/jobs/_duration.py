@@ -40,7 +40,9 @@ def parse_duration(value: timedelta | float | int | str, *, what: str = "duratio
             )
         result = timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)))
     else:
-        raise ValueError(f"{what} must be a timedelta, seconds or a string like '20m', got {type(value).__name__}")
+        raise ValueError(
+            f"{what} must be a timedelta, seconds or a string like '20m', got {type(value).__name__}"
+        )
     if result < timedelta(0):
         raise ValueError(f"{what} must not be negative, got {value!r}")
     return result

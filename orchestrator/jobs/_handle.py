@@ -25,7 +25,9 @@ def outcome_of(record: JobRecord) -> JobResult:
     if record.status is JobStatus.SUCCEEDED:
         return JobResult.from_dict(record.result or {})
     if record.status is JobStatus.CANCELLED:
-        raise JobCancelled(f"job {record.job_name!r} ({record.id}) was cancelled: {err.get('reason', '')}", **kwargs)
+        raise JobCancelled(
+            f"job {record.job_name!r} ({record.id}) was cancelled: {err.get('reason', '')}", **kwargs
+        )
     if record.status is JobStatus.CEILING_EXCEEDED:
         raise CeilingExceeded(
             f"job {record.job_name!r} ({record.id}) was killed at the platform's dispatch ceiling: "
@@ -67,7 +69,7 @@ class JobHandle:
         """Where the job is now (read from the store)."""
         return (await self.record()).status
 
-    async def result(self, timeout: float | timedelta | None = None) -> JobResult:
+    async def result(self, timeout: float | timedelta | None = None) -> JobResult:  # noqa: ASYNC109
         """Wait for the job to finish and return its result.
 
         Args:

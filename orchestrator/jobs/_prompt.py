@@ -16,7 +16,14 @@ __all__ = ["Prompt", "Tool", "ToolHandler"]
 ToolHandler = Callable[..., Any] | Callable[..., Awaitable[Any]]
 
 _JS_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
+_JSON_TYPES: dict[Any, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+}
 
 
 def _json_type(annotation: Any) -> dict[str, Any]:
@@ -56,10 +63,14 @@ class Tool:
                 "not starting with a digit) of at most 64 characters"
             )
         if not self.description:
-            raise ValueError(f"tool {self.name!r} needs a description: the model reads it to decide when to call it")
+            raise ValueError(
+                f"tool {self.name!r} needs a description: the model reads it to decide when to call it"
+            )
 
     @classmethod
-    def from_callable(cls, fn: ToolHandler, *, name: str | None = None, description: str | None = None) -> Tool:
+    def from_callable(
+        cls, fn: ToolHandler, *, name: str | None = None, description: str | None = None
+    ) -> Tool:
         """Build a tool from a typed Python function: its name, first docstring paragraph and parameters."""
         doc = inspect.getdoc(fn) or ""
         desc = description or doc.split("\n\n", 1)[0].strip() or f"Call {getattr(fn, '__name__', 'tool')}"
@@ -83,7 +94,9 @@ def _as_tool(item: Tool | ToolHandler | Mapping[str, Any]) -> Tool | Mapping[str
         return item
     if callable(item):
         return Tool.from_callable(item)
-    raise TypeError(f"a Prompt function must be a Tool, a callable or a wire mapping, got {type(item).__name__}")
+    raise TypeError(
+        f"a Prompt function must be a Tool, a callable or a wire mapping, got {type(item).__name__}"
+    )
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,9 @@ class Prompt:
         if self.messages is not None:
             for i, message in enumerate(self.messages):
                 if not isinstance(message, Mapping) or "type" not in message or "text" not in message:
-                    raise ValueError(f"messages[{i}] must be a mapping with 'type' and 'text', got {message!r}")
+                    raise ValueError(
+                        f"messages[{i}] must be a mapping with 'type' and 'text', got {message!r}"
+                    )
         object.__setattr__(self, "functions", tuple(_as_tool(f) for f in self.functions))
 
     @classmethod
@@ -150,9 +165,9 @@ class Prompt:
         """The prompt as one instruction text (what a task run is told)."""
         if self.text is not None:
             return self.text
-        return "\n\n".join(str(m["text"]) for m in self.messages or () if m.get("type") == "user") or "\n\n".join(
-            str(m["text"]) for m in self.messages or ()
-        )
+        return "\n\n".join(
+            str(m["text"]) for m in self.messages or () if m.get("type") == "user"
+        ) or "\n\n".join(str(m["text"]) for m in self.messages or ())
 
     def bot_config(self) -> dict[str, Any]:
         """The inline bot configuration in wire form (without ``botId``)."""
@@ -164,7 +179,9 @@ class Prompt:
         }
         return {k: v for k, v in pairs.items() if v is not None}
 
-    def wire_functions(self, channel_suffix: str | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    def wire_functions(
+        self, channel_suffix: str | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """The ``functions`` wire list, and the result channel of each live tool by tool name."""
         suffix = channel_suffix or secrets.token_hex(8)
         wire: list[dict[str, Any]] = []
@@ -175,7 +192,11 @@ class Prompt:
                 continue
             if not isinstance(f, Tool):  # __post_init__ made every callable a Tool
                 raise TypeError(f"unexpected function entry {f!r}")
-            entry: dict[str, Any] = {"name": f.name, "description": f.description, "parameters": dict(f.parameters)}
+            entry: dict[str, Any] = {
+                "name": f.name,
+                "description": f.description,
+                "parameters": dict(f.parameters),
+            }
             if f.handler is not None:
                 channel = f"{f.name}_{suffix}"
                 if len(channel) < 16:

@@ -45,7 +45,9 @@ class RoutingReportRow:
         return {
             "job": self.job,
             "route": self.route.value,
-            "declared_runtime": None if self.declared_runtime is None else self.declared_runtime.total_seconds(),
+            "declared_runtime": None
+            if self.declared_runtime is None
+            else self.declared_runtime.total_seconds(),
             "samples": self.samples,
             "p50": None if self.p50 is None else self.p50.total_seconds(),
             "p95": None if self.p95 is None else self.p95.total_seconds(),
@@ -107,7 +109,9 @@ class DurationStats:
             )
         return None
 
-    def report(self, jobs: Iterable[tuple[str, Route, timedelta | None]], policy: RoutingPolicy) -> RoutingReport:
+    def report(
+        self, jobs: Iterable[tuple[str, Route, timedelta | None]], policy: RoutingPolicy
+    ) -> RoutingReport:
         rows = []
         for name, route, runtime in jobs:
             data = self._data.get(name, ())

@@ -129,7 +129,9 @@ class RoutingPolicy:
             else f"no runtime declared: assumed {format_duration(self.default_runtime)}, within the dispatch "
             f"budget {budget}"
         )
-        reasons.append("not required to be cancellable: a dispatch (background completion, progress on a channel)")
+        reasons.append(
+            "not required to be cancellable: a dispatch (background completion, progress on a channel)"
+        )
         reasons.append(history)
         return RouteDecision(Route.DISPATCH, tuple(reasons))
 

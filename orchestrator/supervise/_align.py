@@ -77,9 +77,7 @@ class ReplayAligner:
             kept = []
             for s in self._candidates:
                 pos = s + i
-                if pos >= self._seen:
-                    kept.append(s)
-                elif self._fp_at(pos) == fp:
+                if pos >= self._seen or self._fp_at(pos) == fp:
                     kept.append(s)
             if kept:
                 self._candidates = kept

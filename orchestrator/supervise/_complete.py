@@ -34,7 +34,9 @@ class CompletionSupervisor:
         position = 0
         try:
             async with anyio.create_task_group() as tg:
-                async with self._ctx.client.conversations.stream(body, conversation_id=conversation_id) as events:
+                async with self._ctx.client.conversations.stream(
+                    body, conversation_id=conversation_id
+                ) as events:
                     async for event in events:
                         if event.type in ("ping", "nop"):
                             continue
@@ -50,7 +52,9 @@ class CompletionSupervisor:
                         if event.type == "token":
                             text.append(str(payload.get("token", "")))
                         event_type = PLATFORM_EVENT_TYPES.get(event.type, f"platform.{event.type}")
-                        await self._ctx.store.append_event(self._record.id, event_type, payload, key=f"c{position}")
+                        await self._ctx.store.append_event(
+                            self._record.id, event_type, payload, key=f"c{position}"
+                        )
                         if event.type == "waitForChannelMessageBegin":
                             tg.start_soon(self._answer, payload, f"ctool{position}")
                 tg.cancel_scope.cancel()

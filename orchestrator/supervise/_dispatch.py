@@ -47,7 +47,9 @@ class DispatchSupervisor:
         self._partial: list[str] = []
         self._outcome: Outcome | None = None
         self._done = anyio.Event()
-        self._log = log.bind(job_id=record.id, job=record.job_name, route="dispatch", channel_id=self._channel)
+        self._log = log.bind(
+            job_id=record.id, job=record.job_name, route="dispatch", channel_id=self._channel
+        )
         started = float(self._state.get("started_at") or record.started_at or ctx.clock.time())
         self._started = started
         self._ceiling = ctx.policy.ceiling.total_seconds()
@@ -108,7 +110,9 @@ class DispatchSupervisor:
         while True:
             reason = "the stream ended"
             try:
-                async with self._ctx.client.channels.subscribe(self._channel, history_length=HISTORY) as events:
+                async with self._ctx.client.channels.subscribe(
+                    self._channel, history_length=HISTORY
+                ) as events:
                     self._aligner.reconnect()
                     async for event in events:
                         inner = event.inner()
@@ -132,9 +136,13 @@ class DispatchSupervisor:
                 reason = str(exc)
             failures += 1
             delay = min(self._ctx.reconnect_max, 0.5 * 2 ** min(failures, 10)) * (0.5 + random.random() / 2)
-            self._log.info("channel stream lost; re-subscribing", reason=reason, attempt=failures, delay=delay)
+            self._log.info(
+                "channel stream lost; re-subscribing", reason=reason, attempt=failures, delay=delay
+            )
             await self._ctx.store.append_event(
-                self._record.id, EventType.STREAM_RECONNECTED, {"attempt": failures, "reason": reason, "delay": delay}
+                self._record.id,
+                EventType.STREAM_RECONNECTED,
+                {"attempt": failures, "reason": reason, "delay": delay},
             )
             await self._ctx.clock.sleep(delay)
 
@@ -227,7 +235,9 @@ class DispatchSupervisor:
             return False
         since_ms = self._started * 1000 - 1000
         try:
-            async for message in self._ctx.client.conversations.messages(str(conversation_id), order="desc", take=5):
+            async for message in self._ctx.client.conversations.messages(
+                str(conversation_id), order="desc", take=5
+            ):
                 created = message.created_at or 0
                 if message.type == "bot" and created >= since_ms:
                     self._log.info("reply found in the conversation history", conversation_id=conversation_id)

@@ -83,8 +83,13 @@ async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
         record = await ctx.store.update_job(
             record.id, status=JobStatus.RUNNING, state=state, started_at=started, deadline=deadline
         )
-        started_data = {"route": route, "channel_id": channel_id, "conversation_id": conversation_id,
-                        "deadline": deadline, "attempt": state["attempt"]}
+        started_data = {
+            "route": route,
+            "channel_id": channel_id,
+            "conversation_id": conversation_id,
+            "deadline": deadline,
+            "attempt": state["attempt"],
+        }
     elif route == "task":
         task_id = record.state.get("task_id")
         if not task_id:
@@ -105,12 +110,22 @@ async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
             state["triggered_at"] = now
         started = float(record.state.get("started_at") or now)
         state.update(task_id=task_id, started_at=started)
-        record = await ctx.store.update_job(record.id, status=JobStatus.RUNNING, state=state, started_at=started)
+        record = await ctx.store.update_job(
+            record.id, status=JobStatus.RUNNING, state=state, started_at=started
+        )
         started_data = {"route": route, "task_id": task_id, "attempt": state["attempt"]}
     else:
         started = now
         state.update(started_at=started, conversation_id=spec.get("conversation_id"))
-        record = await ctx.store.update_job(record.id, status=JobStatus.RUNNING, state=state, started_at=started)
-        started_data = {"route": route, "conversation_id": spec.get("conversation_id"), "attempt": state["attempt"]}
-    await ctx.store.append_event(record.id, EventType.STARTED, started_data, key=f"started:{state['attempt']}")
+        record = await ctx.store.update_job(
+            record.id, status=JobStatus.RUNNING, state=state, started_at=started
+        )
+        started_data = {
+            "route": route,
+            "conversation_id": spec.get("conversation_id"),
+            "attempt": state["attempt"],
+        }
+    await ctx.store.append_event(
+        record.id, EventType.STARTED, started_data, key=f"started:{state['attempt']}"
+    )
     return record

@@ -148,7 +148,9 @@ class TaskTracker:
             self._healthy = False
             failures += 1
             self.wake_all()
-            await self.clock.sleep(min(self._max_poll, 1.0 * 2 ** min(failures, 6)) * (0.5 + random.random() / 2))
+            await self.clock.sleep(
+                min(self._max_poll, 1.0 * 2 ** min(failures, 6)) * (0.5 + random.random() / 2)
+            )
 
 
 class TaskSupervisor:
@@ -220,7 +222,9 @@ class TaskSupervisor:
         )
         if execution.conversation_id and not self._state.get("conversation_id"):
             self._state["conversation_id"] = execution.conversation_id
-            await self._ctx.store.update_job(self._record.id, state={"conversation_id": execution.conversation_id})
+            await self._ctx.store.update_job(
+                self._record.id, state={"conversation_id": execution.conversation_id}
+            )
 
     async def _outcome(self, execution: TaskExecution) -> Outcome:
         summary = execution.summary or ""
@@ -253,7 +257,9 @@ class TaskSupervisor:
         if not conversation_id:
             return None
         try:
-            async for message in self._ctx.client.conversations.messages(conversation_id, order="desc", take=20):
+            async for message in self._ctx.client.conversations.messages(
+                conversation_id, order="desc", take=20
+            ):
                 if message.type == "bot" and message.text:
                     return message.text
         except OrchestratorError as exc:

@@ -30,7 +30,9 @@ class Harness:
         self, *, jobs: Sequence[Job[Any]] | None = None, store: str | JobStore = "memory://", **kwargs: Any
     ) -> Orchestrator:
         """An orchestrator on this platform and clock (memory store unless given)."""
-        return Orchestrator(platform=self.platform.client(), store=store, clock=self.clock, jobs=jobs, **kwargs)
+        return Orchestrator(
+            platform=self.platform.client(), store=store, clock=self.clock, jobs=jobs, **kwargs
+        )
 
 
 @asynccontextmanager

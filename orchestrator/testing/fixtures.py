@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -62,7 +62,7 @@ async def harness(virtual_clock: VirtualClock) -> AsyncIterator[Harness]:
 
 
 @pytest.fixture
-def log_events() -> Iterator[list[dict[str, Any]]]:
+def log_events() -> Iterator[list[MutableMapping[str, Any]]]:
     """Structlog events captured during the test."""
     with capture_logs() as logs:
         yield logs

@@ -148,7 +148,10 @@ async def test_live_tool_is_answered(harness: Harness) -> None:
 
     @orc.job(runtime="5m")
     def support(order: str) -> Prompt:
-        return Prompt(text=f'Where is my order? [[call lookup_order {{"order_id": "{order}"}}]]', functions=[lookup_order])
+        return Prompt(
+            text=f'Where is my order? [[call lookup_order {{"order_id": "{order}"}}]]',
+            functions=[lookup_order],
+        )
 
     async with orc:
         handle = await support.start("A-17")
@@ -156,7 +159,9 @@ async def test_live_tool_is_answered(harness: Harness) -> None:
         events = [e async for e in handle.events()]
     assert calls == ["A-17"]
     tool_results = [e.data for e in events if e.type == EventType.TOOL_RESULT]
-    assert tool_results == [{"name": "lookup_order", "channel": tool_results[0]["channel"], "ok": True, "error": None}]
+    assert tool_results == [
+        {"name": "lookup_order", "channel": tool_results[0]["channel"], "ok": True, "error": None}
+    ]
     assert any(e.type == EventType.TOOL_CALL for e in events)
     assert result.text
 

@@ -13,7 +13,15 @@ from orchestrator.jobs import format_duration, parse_duration
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("20m", 1200), ("3h", 10800), ("1h30m", 5400), ("2d", 172800), ("1.5h", 5400), ("250ms", 0.25)],
+    [
+        ("90s", 90),
+        ("20m", 1200),
+        ("3h", 10800),
+        ("1h30m", 5400),
+        ("2d", 172800),
+        ("1.5h", 5400),
+        ("250ms", 0.25),
+    ],
 )
 def test_parse_forms(text: str, seconds: float) -> None:
     """The documented string forms parse to the expected number of seconds."""

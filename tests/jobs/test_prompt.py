@@ -18,7 +18,12 @@ def lookup_order(order_id: str, verbose: bool = False) -> dict[str, str]:
 def test_stateless_body() -> None:
     """A text prompt becomes one user message with the bot configuration inline."""
     body, channels = Prompt(text="hi", bot_id="b1", backstory="be brief", model="m").to_wire()
-    assert body == {"messages": [{"type": "user", "text": "hi"}], "botId": "b1", "backstory": "be brief", "model": "m"}
+    assert body == {
+        "messages": [{"type": "user", "text": "hi"}],
+        "botId": "b1",
+        "backstory": "be brief",
+        "model": "m",
+    }
     assert channels == {}
 
 

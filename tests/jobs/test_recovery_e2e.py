@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from orchestrator import EventType, JobStatus, Prompt
+from orchestrator import EventType, Job, JobStatus, Orchestrator, Prompt
 from orchestrator.testing import Harness
 
 
@@ -12,8 +13,8 @@ async def test_dispatch_resumed_after_restart_without_duplicates(harness: Harnes
     """An in-flight dispatch is re-subscribed with replay by the next orchestrator; no event lost or doubled."""
     url = f"sqlite:///{tmp_path}/jobs.sqlite3"
 
-    def declare(orc: object) -> object:
-        @orc.job(runtime="10m", name="long_triage")  # type: ignore[attr-defined]
+    def declare(orc: Orchestrator) -> Job[Any]:
+        @orc.job(runtime="10m", name="long_triage")
         def long_triage() -> str:
             return "Think [[tokens 5]] [[sleep 4m]] [[tokens 5]]"
 
@@ -22,7 +23,7 @@ async def test_dispatch_resumed_after_restart_without_duplicates(harness: Harnes
     first = harness.orchestrator(store=url)
     job = declare(first)
     async with first:
-        handle = await job.start()  # type: ignore[attr-defined]
+        handle = await job.start()
         await harness.clock.sleep(60)
         assert await handle.status() is JobStatus.RUNNING
     second = harness.orchestrator(store=url)
@@ -42,8 +43,8 @@ async def test_task_resumed_after_restart(harness: Harness, tmp_path: Path) -> N
     """An in-flight task run is tracked again after a restart and resolves once; one task on the platform."""
     url = f"sqlite:///{tmp_path}/jobs.sqlite3"
 
-    def declare(orc: object) -> object:
-        @orc.job(runtime="3h", cancellable=True, name="analysis")  # type: ignore[attr-defined]
+    def declare(orc: Orchestrator) -> Job[Any]:
+        @orc.job(runtime="3h", cancellable=True, name="analysis")
         def analysis(corpus: str) -> Prompt:
             return Prompt(text=f"Analyse {corpus} [[sleep 1h]]")
 
@@ -52,7 +53,7 @@ async def test_task_resumed_after_restart(harness: Harness, tmp_path: Path) -> N
     first = harness.orchestrator(store=url)
     job = declare(first)
     async with first:
-        handle = await job.start("c-1")  # type: ignore[attr-defined]
+        handle = await job.start("c-1")
         await harness.clock.sleep(300)
     second = harness.orchestrator(store=url)
     declare(second)
@@ -70,8 +71,8 @@ async def test_pending_job_is_started_by_the_next_orchestrator(harness: Harness,
     """A job recorded but not yet sent (held by max_concurrency) is sent by the next orchestrator."""
     url = f"sqlite:///{tmp_path}/jobs.sqlite3"
 
-    def declare(orc: object) -> object:
-        @orc.job(runtime="5m", max_concurrency=1, name="serial")  # type: ignore[attr-defined]
+    def declare(orc: Orchestrator) -> Job[Any]:
+        @orc.job(runtime="5m", max_concurrency=1, name="serial")
         def serial(n: int) -> str:
             return f"n={n} [[sleep 3m]]"
 
@@ -80,8 +81,8 @@ async def test_pending_job_is_started_by_the_next_orchestrator(harness: Harness,
     first = harness.orchestrator(store=url)
     job = declare(first)
     async with first:
-        await job.start(1)  # type: ignore[attr-defined]
-        waiting = await job.start(2)  # type: ignore[attr-defined]
+        await job.start(1)
+        waiting = await job.start(2)
         assert await waiting.status() is JobStatus.PENDING
     second = harness.orchestrator(store=url)
     declare(second)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import EventType, JobCancelled, JobFailed, JobStatus, Prompt, Route
+from orchestrator import EventType, Job, JobCancelled, JobFailed, JobStatus, Orchestrator, Prompt, Route
 from orchestrator.testing import Harness
 
 
@@ -107,7 +107,7 @@ async def test_scheduled_job_fires_on_cron_across_a_week(harness: Harness, tmp_p
     """A 07:00 weekday schedule in Europe/London fires 5 times in a week; a restart creates no second task."""
     url = os.environ.get("TEST_STORE_URL") or f"sqlite:///{tmp_path}/jobs.sqlite3"
 
-    def make() -> tuple[object, object]:
+    def make() -> tuple[Orchestrator, Job[[]]]:
         orc = harness.orchestrator(store=url)
 
         @orc.job(schedule="0 7 * * 1-5", timezone="Europe/London", runtime="20m", name="nightly_summary")
@@ -117,9 +117,9 @@ async def test_scheduled_job_fires_on_cron_across_a_week(harness: Harness, tmp_p
         return orc, nightly_summary
 
     orc, _ = make()
-    async with orc:  # type: ignore[attr-defined]
+    async with orc:
         await harness.clock.sleep(timedelta(days=7))
-        records = await orc.store.list_jobs(job_name="nightly_summary")  # type: ignore[attr-defined]
+        records = await orc.store.list_jobs(job_name="nightly_summary")
     assert len(records) == 5
     assert all(r.status is JobStatus.SUCCEEDED for r in records)
     starts = sorted(datetime.fromtimestamp(float(r.started_at or 0), UTC) for r in records)
@@ -128,11 +128,11 @@ async def test_scheduled_job_fires_on_cron_across_a_week(harness: Harness, tmp_p
     assert [s.weekday() for s in starts] == [0, 1, 2, 3, 4]
 
     again, _ = make()
-    async with again:  # type: ignore[attr-defined]
+    async with again:
         await harness.clock.sleep(timedelta(days=1))
         async with harness.platform.client() as client:
             tasks = [t async for t in client.tasks.list(meta={"orchestratorSchedule": "nightly_summary"})]
-        records = await again.store.list_jobs(job_name="nightly_summary")  # type: ignore[attr-defined]
+        records = await again.store.list_jobs(job_name="nightly_summary")
     assert len(tasks) == 1
     # the Monday after: 07:00 BST = 06:00 UTC
     newest = max(float(r.started_at or 0) for r in records)
