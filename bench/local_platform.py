@@ -68,7 +68,9 @@ def _request(method: str, path: str, body: bytes, accept: str) -> bytes:
     return head.encode() + body
 
 
-async def _open(port: int, method: str, path: str, body: bytes, accept: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _open(
+    port: int, method: str, path: str, body: bytes, accept: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(_request(method, path, body, accept))
     head = await reader.readuntil(b"\r\n\r\n")
@@ -121,14 +123,16 @@ async def platform_level(port: int, n: int) -> Level:
 
 async def uvicorn_level(port: int, n: int) -> Level:
     start = time.perf_counter()
-    opened = await asyncio.gather(*(_open(port, "POST", "/stream", b"{}", "application/jsonl") for _ in range(n)))
+    opened = await asyncio.gather(
+        *(_open(port, "POST", "/stream", b"{}", "application/jsonl") for _ in range(n))
+    )
     counts = await asyncio.gather(*(_count_until_result(r, w) for r, w in opened))
     seconds = time.perf_counter() - start
     return Level(n, sum(1 for c in counts if c >= EVENTS_PER_STREAM), sum(counts), seconds)
 
 
 async def memory_level(n: int) -> Level:
-    item = {"type": "message", "data": {"type": "token", "data": {"token": "alpha "}}}
+    item: dict[str, object] = {"type": "message", "data": {"type": "token", "data": {"token": "alpha "}}}
     received = [0] * n
 
     async def produce(send: anyio.abc.ObjectSendStream[dict[str, object]]) -> None:
@@ -166,7 +170,13 @@ def _baseline_app() -> object:
             return
         while (await receive()).get("more_body"):
             pass
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/jsonl")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/jsonl")],
+            }
+        )
         await send({"type": "http.response.body", "body": body, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -211,6 +221,15 @@ def _stop(process: subprocess.Popen[str]) -> None:
 # -- report ---------------------------------------------------------------------------------------------------
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux ``/proc``), or ``None`` elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _row(name: str, level: Level) -> str:
     return (
         f"{name:<9} {level.streams:>7} {level.ok:>7} {level.seconds:>9.3f} {level.streams / level.seconds:>10.0f} "
@@ -219,28 +238,56 @@ def _row(name: str, level: Level) -> str:
 
 
 async def run(levels: list[int], time_scale: float | None) -> int:
-    command = [sys.executable, "-m", "orchestrator.cli", "platform", "serve", "--port", "0", "--token", _TOKEN]
+    command = [
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+        "platform",
+        "serve",
+        "--port",
+        "0",
+        "--token",
+        _TOKEN,
+    ]
     if time_scale:
         command += ["--time-scale", str(time_scale)]
     platform, platform_port = _start(command)
     baseline, baseline_port = _start([sys.executable, __file__, "--baseline-server"])
     failures = 0
-    print(f"local platform bench: {TOKENS} tokens per dispatch ({EVENTS_PER_STREAM} channel events), cpus={os.cpu_count()}")
+    sustained = 0
+    events = f"{TOKENS} tokens per dispatch ({EVENTS_PER_STREAM} channel events)"
+    print(f"local platform bench: {events}, cpus={os.cpu_count()}")
     print(f"{'path':<9} {'streams':>7} {'ok':>7} {'seconds':>9} {'streams/s':>10} {'events/s':>12}")
     try:
         await platform_level(platform_port, 20)  # warm-up: imports, first connections
         for n in levels:
             memory = await memory_level(n)
+            raw_before = _cpu_seconds(baseline.pid)
             raw = await uvicorn_level(baseline_port, n)
+            raw_cpu = _cpu_seconds(baseline.pid)
+            cpu_before = _cpu_seconds(platform.pid)
             local = await platform_level(platform_port, n)
+            cpu_after = _cpu_seconds(platform.pid)
             for name, level in (("memory", memory), ("uvicorn", raw), ("platform", local)):
                 print(_row(name, level))
-            ratio = raw.events_per_second / local.events_per_second if local.events_per_second else float("inf")
+            ratio = (
+                raw.events_per_second / local.events_per_second if local.events_per_second else float("inf")
+            )
             print(f"{'':<9} platform events/s = 1/{ratio:.2f} of bare uvicorn streaming at {n} streams")
+            if None not in (cpu_before, cpu_after, raw_before, raw_cpu):
+                used = (cpu_after or 0.0) - (cpu_before or 0.0)
+                floor = (raw_cpu or 0.0) - (raw_before or 0.0)
+                print(
+                    f"{'':<9} server CPU per stream: platform {used / n * 1e3:.2f} ms (2 requests + the run, "
+                    f"busy {used / local.seconds:.0%} of the wall time), bare uvicorn {floor / n * 1e3:.2f} ms"
+                )
             failures += local.streams - local.ok
+            if local.ok == local.streams:
+                sustained = n
     finally:
         _stop(platform)
         _stop(baseline)
+    print(f"sustained: {sustained} concurrent dispatch streams, every event delivered")
     if failures:
         print(f"{failures} platform streams did not deliver every event", file=sys.stderr)
     return 1 if failures else 0
@@ -248,8 +295,12 @@ async def run(levels: list[int], time_scale: float | None) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--levels", default="100,500,1000,2000", help="comma-separated concurrent stream counts")
-    parser.add_argument("--time-scale", type=float, default=None, help="serve with a VirtualClock at N x real time")
+    parser.add_argument(
+        "--levels", default="100,500,1000,2000", help="comma-separated concurrent stream counts"
+    )
+    parser.add_argument(
+        "--time-scale", type=float, default=None, help="serve with a VirtualClock at N x real time"
+    )
     parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_server:

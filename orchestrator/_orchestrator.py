@@ -15,7 +15,7 @@ import anyio
 import anyio.abc
 import structlog
 
-from ._clock import Clock, SystemClock
+from ._clock import Clock, SystemClock, move_on_after
 from ._errors import NotCancellable, OrchestratorError, PlatformError, RoutingError, UsageError
 from ._scheduling import ScheduleManager
 from .jobs._definition import Job, JobFunction, P, _decorate, _JobOptions, rebind_policy
@@ -117,6 +117,9 @@ class Orchestrator:
         self._stats = DurationStats()
         self._known: dict[str, tuple[str, Route]] = {}
         self.schedules = ScheduleManager(self)
+        from .planning import install
+
+        install(self)  # the planning job, so that a restart can rebuild a planning run's live tool
         for j in jobs or ():
             self.register(j)
 
@@ -240,7 +243,7 @@ class Orchestrator:
 
             arg = LocalPlatform(clock=self.clock)
         platform = await stack.enter_async_context(arg)
-        return platform.client()
+        return await stack.enter_async_context(platform.client())
 
     async def __aenter__(self) -> Orchestrator:
         if self._state is not _State.NEW:
@@ -435,6 +438,11 @@ class Orchestrator:
             if record is None or record.status.terminal:
                 return
             j = self._jobs.get(record.job_name)
+            if record.status is JobStatus.PENDING and record.spec.get("not_before") is not None:
+                waited = await self._wait_not_before(record)  # a planned task's start time; no slot held
+                if waited is None:
+                    return
+                record = waited
             if not holds_slot:
                 await self._acquire(j, job_id)
                 holds_slot = True
@@ -448,6 +456,19 @@ class Orchestrator:
             self._running.discard(job_id)
             if holds_slot:
                 self._release_slots(j, job_id)
+
+    async def _wait_not_before(self, record: JobRecord) -> JobRecord | None:
+        """Hold a pending record until ``spec["not_before"]``; ``None`` if it ended meanwhile (cancelled)."""
+        delay = float(record.spec["not_before"]) - self.clock.time()
+        if delay > 0:
+            async with self.store.watch(record.id) as watch, move_on_after(self.clock, delay):
+                while True:
+                    current = await self.store.get_job(record.id)
+                    if current is None or current.status.terminal:
+                        return None
+                    await watch.wait()
+        current = await self.store.get_job(record.id)
+        return None if current is None or current.status.terminal else current
 
     async def _run_to_end(self, record: JobRecord, j: Job[Any] | None) -> None:
         ctx = self.context

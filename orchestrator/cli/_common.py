@@ -22,6 +22,7 @@ from ..store._open import ENV_VAR as STORE_ENV_VAR
 __all__ = [
     "STORE_ENV_VAR",
     "CliError",
+    "RefusedError",
     "echo_json",
     "fmt_duration",
     "fmt_time",
@@ -37,11 +38,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CliError(click.ClickException):
-    """Ends a command with a message on stderr (no traceback) and ``exit_code`` (1 unless given)."""
+    """Ends a command with a message on stderr (no traceback) and exit status 1."""
 
-    def __init__(self, message: str, *, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+
+class RefusedError(CliError):
+    """Ends a command that was asked for something it cannot do (a dispatch to cancel, a bad target): exit 2."""
+
+    exit_code = 2
 
 
 def store_option(fn: F) -> F:

@@ -15,7 +15,7 @@ from ._wire import EventStream, Frame, json_response, negotiate
 
 __all__ = ["NOP", "history_length", "routes", "subscription"]
 
-NOP = Frame({"type": "nop", "data": {}})
+NOP = Frame("nop", {})
 _MIN_CHANNEL = 16
 _MAX_CHANNEL = 256
 
@@ -52,8 +52,7 @@ def subscription(
     The stream stays open until the client goes away or the platform stops.
     """
     core = core_of(request)
-    # the prefix is read in the same synchronous step as the subscription: nothing published in between is
-    # lost
+    # the prefix is read in the same synchronous step as the subscription: nothing in between is lost
     lead = ([NOP] if nop else []) + (prefix or [])
     subscriber = core.hub.subscribe(
         key, now=core.clock.time(), history_length=history, history_limit=history_limit, lead=lead
@@ -80,7 +79,7 @@ async def publish(request: Request) -> Response:
     if message is None:
         raise bad_request('message is required: an object, e.g. {"message": {"data": ...}}')
     core = core_of(request)
-    core.hub.publish(key, Frame({"type": "message", "data": message}), now=core.clock.time(), keep=False)
+    core.hub.publish(key, Frame("message", message), now=core.clock.time(), keep=False)
     return json_response({"id": key})
 
 

@@ -26,7 +26,7 @@ from ._errors import bad_request, error_body
 from ._runs import Kill, Outcome, Run, RunSpec
 from ._wire import EventStream, Format, Frame, dumps, json_response, negotiate
 
-__all__ = ["build_request", "routes"]
+__all__ = ["build_request", "conversation_bot", "routes"]
 
 Render = Callable[[Outcome], dict[str, Any]]
 
@@ -46,7 +46,8 @@ def build_request(
     return AgentRequest(messages, functions, limits, core.resolve_bot(body.bot_config()), kind)
 
 
-def _conversation_bot(record: dict[str, Any]) -> dict[str, Any]:
+def conversation_bot(record: dict[str, Any]) -> dict[str, Any]:
+    """The bot fields of a conversation record (a stateful run's bot configuration)."""
     keys = ("botId", "backstory", "model", "datasetId", "skillsetId")
     return {k: record[k] for k in keys if record.get(k) is not None}
 
@@ -113,15 +114,13 @@ async def _respond(request: Request, spec: RunSpec, render: Render) -> Response:
 
 def _stream(core: Core, spec: RunSpec, fmt: Format) -> Response:
     subscriber = Subscriber()
-    spec.sinks.append(
-        lambda type, data, at: subscriber.push(Frame({"type": type, "data": data, "createdAt": at}))
-    )
+    spec.sinks.append(lambda type, data, at: subscriber.push(Frame(type, data, created_at=at)))
     run = core.engine.start(spec, on_done=lambda _run: subscriber.close())
     clock, interval = core.clock, core.settings.ping_interval
     timer: list[TimerHandle] = []
 
     def ping() -> None:
-        subscriber.push(Frame({"type": "ping", "data": {}, "createdAt": core.now_ms()}))
+        subscriber.push(Frame("ping", {}, created_at=core.now_ms()))
         timer[:] = [clock.call_at(clock.time() + interval, ping)]
 
     timer.append(clock.call_at(clock.time() + interval, ping))
@@ -149,7 +148,7 @@ async def complete_stateful(request: Request) -> Response:
     body = await read_body(request)
     text = body.text("text")
     spec = RunSpec(
-        build_request(core, body, kind="complete", stateful_bot=_conversation_bot(record)),
+        build_request(core, body, kind="complete", stateful_bot=conversation_bot(record)),
         conversation_id=record["id"],
         user_text=text,
     )
@@ -162,7 +161,7 @@ async def receive(request: Request) -> Response:
     record = conversation(request)
     body = await read_body(request)
     spec = RunSpec(
-        build_request(core, body, kind="complete", stateful_bot=_conversation_bot(record)),
+        build_request(core, body, kind="complete", stateful_bot=conversation_bot(record)),
         conversation_id=record["id"],
         result_aliases=("receiveResult",),
     )
@@ -184,9 +183,9 @@ async def send(request: Request) -> Response:
     usage = {"token": len(text.split())}
     data = {"id": message["id"], "text": text, "entities": entities, "usage": usage}
     frames = [
-        Frame({"type": "message", "data": {"type": "user", "text": text}, "createdAt": at}),
-        Frame({"type": "sendResult", "data": data, "createdAt": at}),
-        Frame({"type": "result", "data": {**data, "end": {"reason": "stop"}}, "createdAt": at}),
+        Frame("message", {"type": "user", "text": text}, created_at=at),
+        Frame("sendResult", data, created_at=at),
+        Frame("result", {**data, "end": {"reason": "stop"}}, created_at=at),
     ]
     subscriber = Subscriber()
     subscriber.extend(frames)

@@ -17,9 +17,9 @@ from ._wire import Frame
 
 if TYPE_CHECKING:
     from ._dispatch import Dispatches
+    from ._engine import RunEngine
     from ._eventlog import EventLog
     from ._faults import Faults
-    from ._runs import RunEngine
     from ._scheduler import Scheduler
     from ._taskruns import TaskRunner
 
@@ -141,7 +141,7 @@ class Core:
     # -- monitor and workflow feeds ---------------------------------------------------------------------
 
     def publish_monitor(self, conversation_id: str, type: str, data: Any, created_at: int) -> None:
-        frame = Frame({"type": "message", "data": {"type": type, "data": data, "createdAt": created_at}})
+        frame = Frame("message", {"type": type, "data": data, "createdAt": created_at})
         self.hub.publish(
             monitor_channel(conversation_id),
             frame,
@@ -151,7 +151,7 @@ class Core:
         )
 
     def publish_workflow(self, task_id: str, type: str, data: Any, created_at: int) -> None:
-        frame = Frame({"type": type, "createdAt": created_at, "data": data})
+        frame = Frame(type, data, created_at=created_at)
         self.hub.publish(
             workflow_channel(task_id),
             frame,
@@ -162,8 +162,7 @@ class Core:
 
 
 def monitor_channel(conversation_id: str) -> str:
-    # NUL cannot be sent in a URL path segment by a well-behaved client, so these never collide with user
-    # channels
+    # channel ids from URLs must be printable (see _channel_api.channel_id): these never collide with them
     return "\0monitor:" + conversation_id
 
 

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._body import Body, read_body
-from ._completions import build_request
+from ._completions import build_request, conversation_bot
 from ._conversations import conversation
 from ._core import Core, core_of
 from ._runs import Kill, Run, RunSpec, describe_seconds
@@ -53,14 +53,14 @@ class Dispatches:
         def publish(type: str, data: Any, at: int) -> None:
             hub.publish(
                 channel,
-                Frame({"type": "message", "data": {"type": type, "data": data}}),
+                Frame("message", {"type": type, "data": data}),
                 now=clock.time(),
                 keep=True,
             )
 
         settings = core.settings
         spec.sinks.append(publish)
-        spec.bound = now + settings.ceiling
+        spec.bound = settings.ceiling
         spec.bound_kill = Kill.CEILING
         if settings.ceiling_kill == "error":
             limit = describe_seconds(settings.ceiling)
@@ -97,13 +97,8 @@ async def dispatch_stateful(request: Request) -> Response:
     record = conversation(request)
     body = await read_body(request)
     channel_id = _channel_id(body)
-    bot = {
-        k: record[k]
-        for k in ("botId", "backstory", "model", "datasetId", "skillsetId")
-        if record.get(k) is not None
-    }
     spec = RunSpec(
-        build_request(core, body, kind="dispatch", stateful_bot=bot),
+        build_request(core, body, kind="dispatch", stateful_bot=conversation_bot(record)),
         conversation_id=record["id"],
         user_text=body.text("text"),
     )

@@ -56,7 +56,7 @@ class EventLog:
         events.put(record)
         while len(events) > _KEEP:
             events.delete(next(iter(events.items)))
-        core.hub.publish(_CHANNEL, Frame({"type": "item", "data": record}), now=core.clock.time(), keep=False)
+        core.hub.publish(_CHANNEL, Frame("item", record), now=core.clock.time(), keep=False)
         return record
 
 
@@ -65,7 +65,7 @@ async def subscribe(request: Request) -> Response:
     body = await read_body(request)
     count = history_length(body)
     stored = list(core_of(request).state.events)[-count:] if count else []
-    prefix = [Frame({"type": "item", "data": record}) for record in stored]
+    prefix = [Frame("item", record) for record in stored]
     return subscription(request, _CHANNEL, history=0, prefix=prefix)
 
 

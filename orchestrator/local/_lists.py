@@ -130,6 +130,6 @@ def list_response(request: Request, items: list[dict[str, Any]], query: ListQuer
 
     async def batches() -> AsyncIterator[list[Frame]]:
         for start in range(0, len(items), _MAX_TAKE):
-            yield [Frame({"type": "item", "data": item}) for item in items[start : start + _MAX_TAKE]]
+            yield [Frame("item", item) for item in items[start : start + _MAX_TAKE]]
 
     return EventStream(batches(), fmt)

@@ -17,10 +17,10 @@ from ._agent import Agent
 from ._app import build_app
 from ._core import Core, Settings
 from ._dispatch import Dispatches
+from ._engine import RunEngine
 from ._eventlog import EventLog
 from ._faults import Faults
 from ._persist import SqliteState
-from ._runs import RunEngine
 from ._scheduler import Scheduler
 from ._server import EmbeddedServer, bind_socket, quiet_injected_drops
 from ._simulated import SimulatedAgent

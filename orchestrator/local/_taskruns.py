@@ -99,7 +99,7 @@ class TaskRunner:
             sinks=[workflow],
             conversation_id=conversation_id,
             user_text=str(task.get("description") or task.get("name") or ""),
-            bound=core.clock.time() + max_time,
+            bound=max_time,
             bound_kill=Kill.MAX_TIME,
             bound_error={"message": f"The run exceeded maxTime of {limit}", "code": "TIMEOUT"},
         )

@@ -13,7 +13,7 @@ from ._channel_api import history_length, subscription
 from ._core import Core, core_of, workflow_channel
 from ._errors import bad_request
 from ._lists import ListQuery, id_filter, list_response, select
-from ._schedules import validate_schedule, zone
+from ._scheduler import validate_schedule, zone
 from ._wire import json_response
 
 __all__ = ["routes"]
@@ -34,7 +34,9 @@ def _apply(core: Core, task: dict[str, Any], body: Body, *, update: bool) -> Non
         task["botId"] = bot_id
     elif update and body.has("botId"):
         task.pop("botId", None)
-    if (schedule := body.text("schedule")) is not None:
+    if update and body.has("schedule") and body.data["schedule"] is None:
+        task.pop("schedule", None)
+    elif (schedule := body.text("schedule")) is not None:
         try:
             validate_schedule(schedule)
         except ValueError as exc:

@@ -6,8 +6,8 @@
 - Changes notify: every write sends ``pg_notify('orchestrator_jobs', job_id)`` in its own transaction; watches
   learn of changes only from that (see :mod:`._pg_listener`), never by polling.
 - Leases: ``claim_jobs`` takes rows with ``FOR UPDATE SKIP LOCKED``, so concurrent claimers get disjoint jobs.
-- ``lock(name)``: a session advisory lock on a 64-bit hash of the name, on a pool connection held for the
-  block.
+- ``lock(name)``: a session advisory lock on a 64-bit hash of the name, on a connection (from a pool kept for
+  locks) held for the block.
 - ``?schema=NAME`` in the URL puts the tables in that schema (created if missing), via the connections'
   ``search_path``.
 """
@@ -147,8 +147,10 @@ class PostgresStore(StoreBase):
             schema (created if missing). ``store.url`` is this URL without the password.
         clock: gives ``created_at``/``updated_at`` and lease times; defaults to :class:`SystemClock`. With a
             :class:`VirtualClock`, autojump is held off while a query runs.
-        min_size: connections the pool keeps open.
-        max_size: most connections the pool opens (each held ``lock()`` holds one; the listener has its own).
+        min_size: connections the query pool keeps open.
+        max_size: most connections the query pool opens.
+        max_locks: most ``lock()`` blocks held (or waiting) at once; each holds a connection of a pool kept for
+            locks, opened when needed. The listener has one more connection.
         connect_timeout: seconds to wait for a connection before failing.
     """
 
@@ -161,6 +163,7 @@ class PostgresStore(StoreBase):
         clock: Clock | None = None,
         min_size: int = 1,
         max_size: int = 10,
+        max_locks: int = 10,
         connect_timeout: float = 10.0,
     ) -> None:
         super().__init__(clock=clock)
@@ -169,10 +172,14 @@ class PostgresStore(StoreBase):
         self.schema = self._target.schema
         self._min_size = check_limit(min_size, what="min_size") if min_size else 0
         self._max_size = check_limit(max_size, what="max_size")
+        self._max_locks = check_limit(max_locks, what="max_locks")
         if self._min_size > self._max_size:
             raise UsageError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
         self._timeout = check_positive(connect_timeout, what="connect_timeout")
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        # lock() holds a connection for as long as its block runs; giving locks their own pool keeps them from
+        # starving queries, and makes every wait for a query connection a wait for database work only
+        self._lock_pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._hub = WatchHub(clock=self.clock, store=self.url)
         self._listener = Listener(
             connect=self._connect_listener, hub=self._hub, clock=self.clock, store=self.url
@@ -225,11 +232,19 @@ class PostgresStore(StoreBase):
         ready = False
         try:
             await self._migrate(pool)
+            with self._errors(f"connecting to PostgreSQL at {self._target.where}"):
+                lock_pool = await asyncpg.create_pool(
+                    self._target.dsn,
+                    min_size=0,
+                    max_size=self._max_locks,
+                    timeout=self._timeout,
+                    server_settings=self._settings("orchestrator-lock"),
+                )
             ready = True
         finally:
             if not ready:
                 pool.terminate()
-        self._pool = pool
+        self._pool, self._lock_pool = pool, lock_pool
 
     async def _migrate(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
         known = len(self._migrations)
@@ -276,8 +291,11 @@ class PostgresStore(StoreBase):
     async def _disconnect(self) -> None:
         await self._listener.aclose()
         await self._hub.aclose()
-        pool, self._pool = self._pool, None
-        if pool is not None:
+        pools = (self._pool, self._lock_pool)
+        self._pool = self._lock_pool = None
+        for pool in pools:
+            if pool is None:
+                continue
             try:
                 with self._hold():
                     await pool.close()
@@ -287,20 +305,21 @@ class PostgresStore(StoreBase):
                 )
                 pool.terminate()
 
-    def _require_pool(self) -> asyncpg.Pool[asyncpg.Record]:
+    def _require_pool(self, *, locks: bool = False) -> asyncpg.Pool[asyncpg.Record]:
         self._require_open()
-        if self._pool is None:
+        pool = self._lock_pool if locks else self._pool
+        if pool is None:
             raise UsageError(f"the store {self.url} is closing")
-        return self._pool
+        return pool
 
     @contextlib.asynccontextmanager
     async def _conn(self, action: str) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
-        """A pool connection for one operation (virtual time held while it works, not while waiting)."""
+        """A pool connection for one operation, virtual time held throughout (waiting for a connection too:
+        the query pool's connections are only ever busy with database work)."""
         pool = self._require_pool()
-        with self._errors(action):
+        with self._hold(), self._errors(action):
             async with pool.acquire() as conn:
-                with self._hold():
-                    yield conn
+                yield conn
 
     # -- jobs ------------------------------------------------------------------------------------------------
 
@@ -540,12 +559,13 @@ class PostgresStore(StoreBase):
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
-        pool = self._require_pool()
+        pool = self._require_pool(locks=True)
         key = lock_key(name)
         with self._errors(f"taking the lock {name!r}"):
             conn = await pool.acquire()
         try:
-            # no hold: waiting for the holder is not database work, and the holder may be waiting on the clock
+            # no hold (nor while waiting for a lock-pool connection): waiting for a holder is not database work,
+            # and the holder may be waiting on the clock
             with self._errors(f"taking the lock {name!r}"):
                 await conn.execute("SELECT pg_advisory_lock($1)", key)
             try:

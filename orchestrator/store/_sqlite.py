@@ -235,8 +235,8 @@ class SQLiteStore(StoreBase):
 
         aiosqlite runs calls in the order they are made, so many tasks can queue such statements back to back.
         They must not be queued while a transaction is open on the connection (they would become part of it),
-        so they wait until no transaction holds or waits for the lock; nothing awaits between that check and
-        queueing the first statement.
+        so they first wait for the transactions holding or queued for the lock; nothing awaits between that
+        and queueing the first statement.
         """
         if self._tx_lock.locked():
             async with self._tx_lock:

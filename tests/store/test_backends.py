@@ -126,3 +126,13 @@ async def test_sqlite_statements_stay_out_of_other_transactions(backend: Backend
         appended = [r for r in results if r is not None]
         assert [e.seq for e in await store.events(job_id)] == sorted(e.seq for e in appended)
         assert len(appended) == 200
+
+
+@postgres_only
+async def test_postgres_held_locks_do_not_starve_queries(backend: Backend) -> None:
+    """Locks use connections of their own: with a one-connection query pool, queries still run under a lock."""
+    async with backend.replica(max_size=1) as store:
+        job_id = (await store.create_job(make_record())).id
+        async with store.lock("a"), store.lock("b"):
+            found = await asyncio.wait_for(store.get_job(job_id), 5)
+            assert found is not None

@@ -490,16 +490,18 @@ async def test_lock_excludes_across_replicas(backend: Backend, store: JobStore, 
                     await clock.sleep(0.2)
                     inside.remove(name)
 
-        async def other_name() -> None:
+        await asyncio.wait_for(
+            asyncio.gather(*(worker(f"w{i}", store if i % 2 else other) for i in range(4))), 20
+        )
+
+        async def take_elsewhere() -> None:
             async with other.lock("elsewhere"):
                 entries.append("elsewhere")
 
-        await asyncio.wait_for(
-            asyncio.gather(*(worker(f"w{i}", store if i % 2 else other) for i in range(4)), other_name()), 20
-        )
+        async with store.lock("critical"):  # held here: another name is still free on the other replica
+            await asyncio.wait_for(take_elsewhere(), 5)
     assert overlap == []
     assert Counter(entries) == {"w0": 3, "w1": 3, "w2": 3, "w3": 3, "elsewhere": 1}
-    assert entries.index("elsewhere") < 3  # did not wait for "critical"
 
 
 async def test_lock_is_released_on_cancellation(backend: Backend, store: JobStore) -> None:

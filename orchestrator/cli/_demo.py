@@ -1,0 +1,429 @@
+"""``orchestrator demo``: the guide's worked examples, run as jobs on the local platform on a time-scaled clock.
+
+:class:`Demo` owns the scenario: a local platform and an orchestrator sharing one :class:`VirtualClock` (memory
+store), six jobs (a streamed stateful chat reply, a scheduled nightly summary run on demand, a cancellable
+document analysis an operator cancels mid-run, a triage dispatch, a dispatch that runs into the 15-minute ceiling,
+and a planning dispatch), and one :class:`DemoRow` per job that the live view (:mod:`._demo_view`) renders while
+the jobs run. On a ``VirtualClock()`` (autojump) the whole demo takes about a second, which is how it is tested.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+
+from .._clock import SystemClock, VirtualClock, move_on_after
+from .._errors import OrchestratorError, UsageError
+from .._orchestrator import Orchestrator
+from ..jobs import EventType, Job, JobHandle, Prompt, Route, RoutingPolicy, format_duration, job
+from ..local import LocalPlatform
+from ..store import JobStatus
+from ._render import excerpt
+
+__all__ = ["DEFAULT_TIME_SCALE", "Demo", "DemoReport", "DemoRow"]
+
+DEFAULT_TIME_SCALE = 25.0
+CANCEL_AFTER = timedelta(minutes=8)
+GRACE = timedelta(seconds=30)
+GIVE_UP_AFTER = timedelta(
+    hours=2
+)  # platform time: a demo job still running by then is reported, not waited for
+NIGHTLY_SCHEDULE = "0 7 * * 1-5"
+NIGHTLY_TIMEZONE = "Europe/London"
+PLAN_JOB_NAME = "orchestrator.plan"
+PLAN_BACKSTORY = "You plan recurring research work for a small team."
+PLAN_REQUEST = """Keep the team informed about our three main competitors. [[sleep 90s]]
+- Collect competitor pricing every Monday [[schedule "0 8 * * 1"]] [[runtime 30m]]
+- Summarise competitor news every evening [[schedule "0 18 * * *"]] [[runtime 20m]]
+- Draft the quarterly comparison report [[schedule "0 9 1 */3 *"]] [[runtime 2h]]"""
+
+_TERMINAL = {
+    EventType.SUCCEEDED: JobStatus.SUCCEEDED,
+    EventType.FAILED: JobStatus.FAILED,
+    EventType.CANCELLED: JobStatus.CANCELLED,
+    EventType.CEILING_EXCEEDED: JobStatus.CEILING_EXCEEDED,
+}
+
+
+def headline(reasons: tuple[str, ...], route: Route) -> str:
+    """The one reason that decided a route (the guide's decision-tree step)."""
+    if not reasons:
+        return ""
+    if route is Route.COMPLETE or len(reasons) == 1:
+        return reasons[0]
+    return reasons[1]
+
+
+@dataclass
+class DemoRow:
+    """One demo job as the view shows it; mutated by the demo while its job runs."""
+
+    title: str
+    job_name: str
+    route: Route
+    reasons: tuple[str, ...]
+    bound: float
+    bound_label: str
+    expected: str
+    status: str = "waiting"
+    job_id: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    text: str = ""
+    note: str = ""
+    skipped: bool = False
+    why: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """The one-line reason shown next to the route."""
+        return self.why or headline(self.reasons, self.route)
+
+    @property
+    def done(self) -> bool:
+        return self.skipped or self.status in {s.value for s in _TERMINAL.values()} or self.status == "error"
+
+    @property
+    def ok(self) -> bool:
+        """Whether the job ended as the scenario expects (a skipped row does not fail the demo)."""
+        return self.skipped or self.status == self.expected
+
+    @property
+    def duration(self) -> float | None:
+        """Platform seconds from start to end, once ended."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    def elapsed(self, now: float) -> float | None:
+        if self.started_at is None:
+            return None
+        return max(0.0, (self.finished_at if self.finished_at is not None else now) - self.started_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "name": self.job_name,
+            "job_id": self.job_id,
+            "route": self.route.value,
+            "reason": self.reason,
+            "reasons": list(self.reasons),
+            "status": self.status,
+            "expected_status": self.expected,
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "duration": self.duration,
+            "bound": self.bound,
+            "bound_label": self.bound_label,
+            "result_excerpt": excerpt(self.text, 160),
+            "note": self.note,
+        }
+
+
+@dataclass
+class DemoReport:
+    """What the demo did: its rows, the operator's notes, and how long it took."""
+
+    rows: list[DemoRow]
+    notes: list[tuple[float, str]]
+    time_scale: float | None
+    platform_seconds: float
+    real_seconds: float
+    next_run: str | None
+    plan_tasks: list[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "time_scale": self.time_scale,
+            "platform_seconds": round(self.platform_seconds, 3),
+            "real_seconds": round(self.real_seconds, 3),
+            "schedule": {
+                "job": "nightly_summary",
+                "cron": NIGHTLY_SCHEDULE,
+                "timezone": NIGHTLY_TIMEZONE,
+                "next_run": self.next_run,
+            },
+            "jobs": [row.to_dict() for row in self.rows],
+            "plan": {"tasks": self.plan_tasks},
+            "notes": [{"at": round(at, 3), "text": text} for at, text in self.notes],
+        }
+
+
+@dataclass
+class _Jobs:
+    chat: Job[Any]
+    nightly: Job[Any]
+    analysis: Job[Any]
+    triage: Job[Any]
+    digest: Job[Any]
+
+
+def _declare() -> _Jobs:
+    @job(interactive=True)
+    def chat_reply(conversation_id: str, text: str) -> Prompt:
+        return Prompt(
+            text=f"{text} [[sleep 20s]] [[tokens 4]] [[sleep 20s]] [[tokens 4]] [[sleep 20s]]",
+            conversation_id=conversation_id,
+        )
+
+    @job(schedule=NIGHTLY_SCHEDULE, timezone=NIGHTLY_TIMEZONE, runtime="20m")
+    def nightly_summary() -> Prompt:
+        return Prompt(
+            text="Summarise yesterday's support tickets for the team. [[sleep 4m]]",
+            backstory="You write short, factual daily summaries.",
+        )
+
+    @job(runtime="1h", cancellable=True)
+    def document_analysis(document: str) -> Prompt:
+        return Prompt(
+            text=f"Analyse {document} section by section. [[sleep 45m]]", backstory="You are an analyst."
+        )
+
+    @job(runtime="3m")
+    def triage(ticket: str) -> Prompt:
+        return Prompt(text=f"Triage this ticket: {ticket} [[sleep 2m]]")
+
+    @job(runtime="10m")
+    def research_digest(topic: str) -> Prompt:
+        # declared at 10 minutes, so routed to a dispatch; it really needs 20 and is killed at the ceiling
+        return Prompt(text=f"Compile a research digest on {topic}. [[tokens 16]] [[sleep 20m]]")
+
+    return _Jobs(chat_reply, nightly_summary, document_analysis, triage, research_digest)
+
+
+class Demo:
+    """The demo scenario on ``clock`` (nothing starts before :meth:`run`).
+
+    Args:
+        clock: a ``VirtualClock(time_scale=N)`` for people, ``VirtualClock()`` (autojump) for tests.
+    """
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.jobs = _declare()
+        policy = RoutingPolicy()
+        ceiling = policy.ceiling.total_seconds()
+        self._orc: Orchestrator | None = None
+
+        def row(title: str, j: Job[Any], expected: JobStatus, bound: float, label: str) -> DemoRow:
+            return DemoRow(title, j.name, j.route, j.explain().reasons, bound, label, expected.value)
+
+        def runtime(j: Job[Any]) -> float:
+            return (j.definition.runtime or policy.default_runtime).total_seconds()
+
+        j = self.jobs
+        self.chat = row(
+            "chat reply", j.chat, JobStatus.SUCCEEDED, policy.completion_bound.total_seconds(), "bound"
+        )
+        self.nightly = row("nightly summary", j.nightly, JobStatus.SUCCEEDED, runtime(j.nightly), "runtime")
+        self.analysis = row(
+            "document analysis", j.analysis, JobStatus.CANCELLED, runtime(j.analysis), "runtime"
+        )
+        self.triage = row("triage", j.triage, JobStatus.SUCCEEDED, ceiling, "ceiling")
+        self.digest = row("research digest", j.digest, JobStatus.CEILING_EXCEEDED, ceiling, "ceiling")
+        self.plan = DemoRow(
+            "planning",
+            PLAN_JOB_NAME,
+            Route.DISPATCH,
+            (),
+            ceiling,
+            "ceiling",
+            JobStatus.SUCCEEDED.value,
+            why="a planning dispatch: the agent turns a long request into scheduled tasks (orc.plan)",
+        )
+        self.rows = [self.chat, self.nightly, self.analysis, self.triage, self.digest, self.plan]
+        self.notes: list[tuple[float, str]] = []
+        self.started_at: float | None = None
+        self.next_run: str | None = None
+        self.plan_tasks: list[dict[str, Any]] = []
+
+    @property
+    def orc(self) -> Orchestrator:
+        """The demo's orchestrator (while :meth:`run` runs)."""
+        if self._orc is None:
+            raise UsageError("the demo's orchestrator exists only while Demo.run() runs")
+        return self._orc
+
+    def note(self, text: str) -> None:
+        """Add a line to the operator's log, stamped with platform time since the start."""
+        self.notes.append((self.clock.time() - (self.started_at or self.clock.time()), text))
+
+    async def run(self) -> DemoReport:
+        """Run every job to its end (or give up after two platform hours) and report."""
+        real = SystemClock()
+        real_start = real.time()
+        j = self.jobs
+        async with LocalPlatform(clock=self.clock) as platform:
+            self._orc = Orchestrator(
+                platform=platform.client(),
+                store="memory://",
+                clock=self.clock,
+                grace=GRACE,
+                jobs=[j.chat, j.nightly, j.analysis, j.triage, j.digest],
+                environ={},
+            )
+            plan_job = self._orc.jobs.get(PLAN_JOB_NAME)
+            if plan_job is not None:
+                self.plan.route, self.plan.reasons = plan_job.route, plan_job.explain().reasons
+            async with self._orc:
+                self.started_at = self.clock.time()
+                await self._show_schedule()
+                async with move_on_after(self.clock, GIVE_UP_AFTER), anyio.create_task_group() as tg:
+                    await self._start_all(tg)
+        for r in self.rows:
+            if not r.done:
+                r.status, r.note = "unfinished", f"still {r.status} after {format_duration(GIVE_UP_AFTER)}"
+        return DemoReport(
+            rows=self.rows,
+            notes=self.notes,
+            time_scale=self.clock.time_scale,
+            platform_seconds=self.clock.time() - (self.started_at or 0.0),
+            real_seconds=real.time() - real_start,
+            next_run=self.next_run,
+            plan_tasks=self.plan_tasks,
+        )
+
+    async def _show_schedule(self) -> None:
+        task_id = self.orc.schedules.task_ids.get(self.jobs.nightly.name)
+        if task_id is None:
+            return
+        task = await self.orc.client.tasks.fetch(task_id)
+        if task.next_run_at:
+            when = datetime.fromtimestamp(task.next_run_at / 1000, UTC)
+            self.next_run = when.isoformat()
+            local = when.astimezone(ZoneInfo(NIGHTLY_TIMEZONE)).strftime("%a %d %b %H:%M %Z")
+            self.nightly.note = f"next scheduled run {local}"
+        self.note(
+            f"nightly_summary upserted as task {task_id} ({NIGHTLY_SCHEDULE}, {NIGHTLY_TIMEZONE}); "
+            f"next run {self.nightly.note.removeprefix('next scheduled run ') or 'unknown'}"
+        )
+
+    async def _start_all(self, tg: anyio.abc.TaskGroup) -> None:
+        j = self.jobs
+        await self._start(tg, self.digest, lambda: j.digest.start("agent orchestration frameworks"))
+        await self._start(tg, self.triage, lambda: j.triage.start("T-4711: the export button does nothing"))
+        await self._start(tg, self.analysis, lambda: j.analysis.start("the 300-page annual report"))
+        conversation = await self.orc.client.conversations.create(
+            {"backstory": "You are a helpful assistant."}
+        )
+        self.chat.note = f"stateful: conversation {conversation.id} keeps the history"
+        await self._start(
+            tg, self.chat, lambda: j.chat.start(conversation.id, "Hi! What changed in the Q3 report?")
+        )
+        self.note("nightly_summary triggered on demand (trigger_now)")
+        await self._start(tg, self.nightly, j.nightly.trigger_now)
+        tg.start_soon(self._plan)
+        tg.start_soon(self._operator_cancel)
+
+    async def _start(
+        self, tg: anyio.abc.TaskGroup, row: DemoRow, start: Callable[[], Awaitable[JobHandle]]
+    ) -> None:
+        row.status = "starting"
+        try:
+            handle = await start()
+        except OrchestratorError as exc:
+            row.status, row.text = "error", f"start failed: {exc}"
+            return
+        row.job_id = handle.id
+        tg.start_soon(self._follow, row, handle)
+
+    async def _follow(self, row: DemoRow, handle: JobHandle) -> None:
+        try:
+            # a run adopted from a schedule may have no job.started event: its record knows when it started
+            row.started_at = row.started_at or (await handle.record()).started_at
+            async for event in handle.events():
+                self._apply(row, event.type, event.data, event.created_at)
+        except OrchestratorError as exc:
+            row.status, row.text = "error", f"lost the job's events: {exc}"
+
+    def _apply(self, row: DemoRow, type_: str, data: Any, at: float) -> None:
+        if type_ == EventType.STARTED or (
+            type_ == EventType.TASK_EXECUTION and data.get("status") == "running"
+        ):
+            row.status = JobStatus.RUNNING.value
+            row.started_at = row.started_at or at
+        elif type_ == EventType.TOKEN:
+            row.text += str(data.get("token", ""))
+        elif type_ == EventType.CANCEL_REQUESTED:
+            row.status = "cancelling"
+        elif type_ == EventType.CEILING_APPROACHING:
+            row.note = f"{float(data.get('fraction', 0)):.0%} of the ceiling used"
+        elif type_ == EventType.ROUTING_ADVICE:
+            self.note(f"{row.job_name}: routing advice: {data.get('message', '')}")
+        elif type_ in _TERMINAL:
+            row.status = _TERMINAL[EventType(type_)].value
+            row.finished_at = at
+            if type_ == EventType.SUCCEEDED:
+                row.text = str(data.get("text") or data.get("summary") or row.text)
+            elif type_ == EventType.CEILING_EXCEEDED:
+                row.text = f"partial output: {data.get('partial_output') or '(none)'}"
+                row.note = str(data.get("reason") or "")
+            else:
+                row.text = str(data.get("reason") or "")
+
+    async def _operator_cancel(self) -> None:
+        if self.analysis.job_id is None or self.started_at is None:
+            return
+        await self.clock.sleep_until(self.started_at + CANCEL_AFTER.total_seconds())
+        if self.analysis.done:
+            return
+        self.note(f"operator cancels {self.analysis.job_name} {format_duration(CANCEL_AFTER)} into its run")
+        try:
+            await self.orc.get_handle(self.analysis.job_id).cancel()
+        except OrchestratorError as exc:
+            self.note(f"the cancel failed: {exc}")
+
+    async def _plan(self) -> None:
+        row = self.plan
+        try:
+            planning = importlib.import_module("orchestrator.planning")
+            planning.start_plan  # noqa: B018 (what orc.plan() needs)
+        except (ImportError, AttributeError) as exc:
+            row.skipped, row.status = True, "unavailable"
+            row.text = f"planning is not available in this build: {exc}"
+            return
+        row.status = "starting"
+        try:
+            plan = await self.orc.plan(PLAN_REQUEST, backstory=PLAN_BACKSTORY)
+            row.job_id = plan.id
+            planned = 0
+            async for event in plan.events():
+                self._apply(row, event.type, event.data, event.created_at)
+                if event.type == "plan.task_scheduled":
+                    planned += 1
+                    row.note = f"{planned} tasks scheduled so far"
+            result = await plan.result()
+        except OrchestratorError as exc:
+            row.status, row.text = JobStatus.FAILED.value, f"{type(exc).__name__}: {exc}"
+            return
+        for task in result.tasks:
+            when = result.next_runs.get(task.name)
+            self.plan_tasks.append(
+                {
+                    "name": task.name,
+                    "schedule": task.schedule,
+                    "status": task.status,
+                    "task_id": task.task_id,
+                    "next_run": None if when is None else when.isoformat(),
+                }
+            )
+        scheduled = [t for t in result.tasks if t.status == "scheduled"]
+        row.text = f"{len(scheduled)} of {len(result.tasks)} tasks scheduled: " + ", ".join(
+            f"{t.name} ({t.schedule or 'once'})" for t in result.tasks
+        )
+        row.note = f"{len(result.refused)} proposals refused" if result.refused else ""
+        for task in scheduled:
+            when = result.next_runs.get(task.name)
+            next_run = "-" if when is None else when.strftime("%a %d %b %H:%M UTC")
+            self.note(f"plan scheduled task {task.name!r} ({task.schedule}): next run {next_run}")

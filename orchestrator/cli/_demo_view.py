@@ -1,0 +1,180 @@
+"""The demo's terminal view (a rich ``Live`` frame per refresh, then a summary table) and the ``demo`` command."""
+
+from __future__ import annotations
+
+import click
+from rich import box
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from .._clock import VirtualClock
+from ..jobs import format_duration
+from ._common import echo_json, fmt_duration, make_console, run_async
+from ._demo import DEFAULT_TIME_SCALE, Demo, DemoReport, DemoRow
+from ._render import excerpt, status_style
+
+__all__ = ["demo", "render_frame", "render_summary"]
+
+_BAR_WIDTH = 20
+_ROUTE_STYLES = {"complete": "bold blue", "dispatch": "bold yellow", "task": "bold green"}
+
+
+def _status(row: DemoRow) -> Text:
+    style = "dim" if row.status in ("waiting", "unavailable") else status_style(row.status)
+    return Text(row.status, style=style)
+
+
+def _route(row: DemoRow) -> Text:
+    text = Text(row.route.value, style=_ROUTE_STYLES.get(row.route.value, "bold"))
+    text.append("\n" + row.reason, style="dim")
+    return text
+
+
+def _bar(row: DemoRow, now: float) -> RenderableType:
+    elapsed = row.elapsed(now)
+    if row.skipped or elapsed is None:
+        return Text("")
+    style = status_style(row.status) if row.done else "cyan"
+    return ProgressBar(
+        total=row.bound,
+        completed=min(elapsed, row.bound),
+        width=_BAR_WIDTH,
+        complete_style=style,
+        finished_style="red" if elapsed > row.bound else style,
+    )
+
+
+def _clock_text(row: DemoRow, now: float) -> Text:
+    elapsed = row.elapsed(now)
+    if row.skipped or elapsed is None:
+        return Text("-", style="dim")
+    text = Text(f"{fmt_duration(elapsed)} / {format_duration(row.bound)}")
+    text.append(f"\n{row.bound_label}", style="dim")
+    if elapsed > row.bound:
+        text.stylize("red", 0, len(text.plain.split("\n")[0]))
+    return text
+
+
+def _result(row: DemoRow) -> Text:
+    running = not row.done and row.text
+    shown = (
+        "…" + " ".join(row.text.split())[-70:] if running and len(row.text) > 70 else excerpt(row.text, 90)
+    )
+    text = Text(shown)
+    if row.note:
+        text.append(("\n" if shown else "") + row.note, style="dim")
+    return text
+
+
+def _notes(demo_notes: list[tuple[float, str]]) -> Text:
+    text = Text()
+    for at, line in demo_notes:
+        minutes, seconds = divmod(int(at), 60)
+        text.append(f"+{minutes:02d}:{seconds:02d}  ", style="dim")
+        text.append(line + "\n")
+    return text
+
+
+def render_frame(demo: Demo) -> RenderableType:
+    """One frame of the live view: the platform clock, a row per job, the operator's log."""
+    now = demo.clock.time()
+    start = demo.started_at or now
+    scale = demo.clock.time_scale
+    header = Text.assemble(
+        ("orchestrator demo", "bold"),
+        " · local platform and orchestrator on one virtual clock"
+        + (f", {scale:g}x real time" if scale else ", autojump"),
+        "\nplatform time ",
+        (demo.clock.now().strftime("%a %H:%M:%S UTC"), "bold"),
+        f"  (+{format_duration(now - start)})",
+    )
+    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False)
+    table.add_column("job", no_wrap=True, min_width=18)
+    table.add_column("route · why", ratio=3)
+    table.add_column("status", no_wrap=True, min_width=16)
+    table.add_column("progress", no_wrap=True, width=_BAR_WIDTH)
+    table.add_column("elapsed / bound", no_wrap=True, min_width=15)
+    table.add_column("result", ratio=3)
+    for row in demo.rows:
+        table.add_row(
+            Text.assemble((row.title, "bold"), "\n", (row.job_name, "dim")),
+            _route(row),
+            _status(row),
+            _bar(row, now),
+            _clock_text(row, now),
+            _result(row),
+        )
+    return Group(header, table, _notes(demo.notes))
+
+
+def render_summary(report: DemoReport) -> RenderableType:
+    """The table printed when the demo ends: each job's route, status (against the expected one) and result."""
+    table = Table(title="orchestrator demo: summary", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+    table.add_column("job", no_wrap=True)
+    table.add_column("route", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("expected", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("result", ratio=1)
+    for row in report.rows:
+        mark = (
+            Text("skipped", style="yellow") if row.skipped else Text("✓" if row.ok else f"✗ {row.expected}")
+        )
+        if not row.skipped:
+            mark.stylize("green" if row.ok else "bold red")
+        table.add_row(
+            Text(row.title, style="bold"),
+            Text(row.route.value, style=_ROUTE_STYLES.get(row.route.value, "bold")),
+            _status(row),
+            mark,
+            fmt_duration(row.duration),
+            excerpt(row.text, 110) + (f"\n{row.note}" if row.note else ""),
+        )
+    passed = sum(1 for r in report.rows if r.ok and not r.skipped)
+    ran = sum(1 for r in report.rows if not r.skipped)
+    scale = f", {report.time_scale:g}x" if report.time_scale else ""
+    footer = Text(
+        f"{passed} of {ran} jobs ended as expected in {format_duration(report.platform_seconds)} of platform time "
+        f"({report.real_seconds:.1f} s real{scale}).",
+        style="bold green" if report.ok else "bold red",
+    )
+    return Group(table, _notes(report.notes), footer)
+
+
+@click.command("demo")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document of results instead of the live view."
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIME_SCALE,
+    show_default=True,
+    help="Run the shared virtual clock N times faster than real time (15 platform minutes take 900/N s).",
+)
+@click.option(
+    "--instant",
+    is_flag=True,
+    help="Do not wait: jump the virtual clock whenever every job is waiting (about a second; for CI).",
+)
+def demo(as_json: bool, time_scale: float, instant: bool) -> None:
+    """Run the guide's worked examples as jobs on the local platform, with a live view (about 40 s)."""
+    scenario = Demo(VirtualClock() if instant else VirtualClock(time_scale=time_scale))
+    if as_json:
+        report = run_async(scenario.run)
+        echo_json(report.to_dict())
+    else:
+        console = make_console()
+        with Live(
+            console=console,
+            get_renderable=lambda: render_frame(scenario),
+            refresh_per_second=8,
+            transient=True,
+        ):
+            report = run_async(scenario.run)
+        console.print(render_summary(report))
+    if not report.ok:
+        raise SystemExit(1)
