@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from orchestrator.platform import PlatformClient
 
 TIME_SCALE = 60.0  # the local platform's clock, times real time
+FOCUSES = ("themes", "sentiment", "feature requests")
 
 
 def on_real_platform() -> bool:
@@ -103,6 +104,8 @@ def create_orchestrator(
     @orc.job(runtime="3h", cancellable=True)
     def analyse(corpus: str, focus: str = "themes") -> Prompt:
         """Analyse a corpus (a task: hours, cancellable)."""
+        if focus not in FOCUSES:  # a job function may refuse its arguments: the API answers 400 with this
+            raise ValueError(f"focus must be one of {', '.join(FOCUSES)}, got {focus!r}")
         return Prompt(
             text=f"Analyse the corpus {corpus!r}, focusing on {focus}." + simulate("[[sleep 2h]]"),
             backstory="You are a careful research analyst.",
@@ -228,12 +231,11 @@ def create_app(*, orchestrator_factory: Callable[[], Orchestrator] = create_orch
         handle, record = await existing(orc, job_id)
         cursor = since or 0
         if last_event_id:  # a reconnecting EventSource: it wins over ?since=
-            try:
-                cursor = int(last_event_id)
-            except ValueError:
+            cursor = int(last_event_id) if last_event_id.isdigit() else -1
+            if cursor < 0:
                 raise HTTPException(
-                    400, f"Last-Event-ID must be an event seq (an integer), got {last_event_id!r}"
-                ) from None
+                    400, f"Last-Event-ID must be an event seq (a whole number), got {last_event_id!r}"
+                )
         if record.status.terminal and not await orc.store.events(job_id, since=cursor, limit=1):
             return Response(status_code=204)  # finished and fully delivered: EventSource stops reconnecting
 

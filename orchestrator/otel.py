@@ -15,9 +15,10 @@ orchestrator::
   request that started it, say).
 - A job this process did not create (resumed after a restart, adopted from a schedule, taken over from another
   replica) gets a root span that starts at the first event this process appends for it (``job.resumed=true``).
-- Every appended event becomes a span event named by its type (``job.started``, ``task.execution``, ...), with
-  its scalar data as attributes. Token events are many and small: they are counted (``job.tokens``) instead of
-  recorded one by one, unless ``token_events=True``.
+- Every event appended while the job runs becomes a span event named by its type (``job.started``,
+  ``task.execution``, ...), with its scalar data as attributes; events after the end (``routing.advice``)
+  are not traced, the span has ended. Token events are many and small: they are counted (``job.tokens``)
+  instead of recorded one by one, unless ``token_events=True``.
 - When the job ends the span gets ``job.status`` and its status: ``OK`` for ``succeeded``, ``ERROR`` with the
   reason for ``failed``, ``ceiling_exceeded`` and ``cancelled``; then it ends.
 - Spans of jobs still running when the store closes (the process stops; another one will resume them) end
@@ -302,8 +303,8 @@ class TracingStore:
         job_span = self._spans.get(job_id)
         if job_span is None:
             record = await self.inner.get_job(job_id)
-            if record is None:
-                return event
+            if record is None or record.status.terminal:
+                return event  # an event after the end (e.g. routing advice): the job's span has ended
             job_span = self._start(record, start=event.created_at, resumed=True)
         if type == EventType.TOKEN and not self._token_events:
             job_span.tokens += 1

@@ -15,7 +15,7 @@ from opentelemetry.trace import StatusCode
 
 from orchestrator import EventType, Job, JobCancelled, JobFailed, Orchestrator, Prompt
 from orchestrator.otel import TracingStore, event_attributes
-from orchestrator.store import JobEvent, JobStore, MemoryStore
+from orchestrator.store import JobEvent, JobRecord, JobStatus, JobStore, MemoryStore
 from orchestrator.testing import Harness
 
 
@@ -209,6 +209,61 @@ async def test_span_is_child_of_the_current_span(
     job_span = next(s for s in exporter.get_finished_spans() if s.name == "orchestrator.job quick")
     assert job_span.parent is not None
     assert job_span.parent.span_id == request.get_span_context().span_id
+
+
+async def test_events_after_the_end_start_no_span(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """An event appended after a job finished (routing advice, say) opens no new span."""
+    store = TracingStore(MemoryStore(), tracer=provider.get_tracer("tests"))
+    async with store:
+        record = JobRecord(
+            id="job_1",
+            job_name="triage",
+            route="dispatch",
+            status=JobStatus.PENDING,
+            created_at=0.0,
+            updated_at=0.0,
+            idempotency_key="job_1",
+            owner="me",
+        )
+        await store.create_job(record)
+        await store.append_event("job_1", EventType.CREATED, {"route": "dispatch"})
+        assert store.open_spans == 1
+        assert await store.finish_job("job_1", JobStatus.SUCCEEDED, result={"text": "ok"})
+        await store.append_event("job_1", EventType.ROUTING_ADVICE, {"message": "close to the ceiling"})
+        assert store.open_spans == 0
+        assert not await store.finish_job("job_1", JobStatus.FAILED)
+    span = only_span(exporter)
+    assert event_names(span) == [EventType.CREATED]
+    assert span.status.status_code is StatusCode.OK
+
+
+async def test_job_created_by_another_replica_is_not_traced_here(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """create_job answering with another owner's existing record (a lost adoption race) starts no span."""
+    inner = MemoryStore()
+    store = TracingStore(inner, tracer=provider.get_tracer("tests"))
+
+    def record(owner: str) -> JobRecord:
+        return JobRecord(
+            id="job_exec_1",
+            job_name="nightly",
+            route="task",
+            status=JobStatus.RUNNING,
+            created_at=0.0,
+            updated_at=0.0,
+            idempotency_key="exec:t1:e1",
+            owner=owner,
+        )
+
+    async with store:
+        await inner.create_job(record("replica-a"))
+        stored = await store.create_job(record("replica-b"))
+        assert stored.owner == "replica-a"
+        assert store.open_spans == 0
+    assert exporter.get_finished_spans() == ()
 
 
 def test_event_attributes_are_scalars_and_short() -> None:

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_PIPE_WIDTH = 200
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -104,9 +105,16 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
     return anyio.run(guarded)
 
 
-def make_console(*, stderr: bool = False) -> Console:
-    """A rich console on the current stdout (or stderr); plain when it is not a terminal."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+def make_console(*, stderr: bool = False, wide: bool = False) -> Console:
+    """A rich console on the current stdout (or stderr); plain when it is not a terminal.
+
+    With ``wide``, output that goes to a pipe or a file is not cut to 80 columns (tables of ids stay whole), unless
+    ``COLUMNS`` says otherwise.
+    """
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if wide and not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = _PIPE_WIDTH
+    return console
 
 
 def echo_json(value: Any) -> None:
@@ -131,8 +139,3 @@ def record_duration(record: JobRecord) -> float | None:
     if record.started_at is None or record.finished_at is None:
         return None
     return max(0.0, record.finished_at - record.started_at)
-
-
-def env(name: str) -> str | None:
-    """An environment variable, or ``None`` when unset or empty."""
-    return os.environ.get(name) or None

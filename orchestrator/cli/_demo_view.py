@@ -13,7 +13,8 @@ from rich.text import Text
 from .._clock import VirtualClock
 from ..jobs import format_duration
 from ._common import echo_json, fmt_duration, make_console, run_async
-from ._demo import DEFAULT_TIME_SCALE, Demo, DemoReport, DemoRow
+from ._demo import DEFAULT_TIME_SCALE, Demo
+from ._demo_values import DemoReport, DemoRow
 from ._render import excerpt, status_style
 
 __all__ = ["demo", "render_frame", "render_summary"]

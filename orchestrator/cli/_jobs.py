@@ -61,12 +61,18 @@ async def list_jobs(
     if not records:
         console.print(f"No jobs in {store.url}" + (" matching the filters." if statuses or job_name else "."))
         return records
-    table = Table(title=f"Jobs in {store.url} (newest first)", title_justify="left")
+    table = Table(
+        title=f"Jobs in {store.url} (newest first)",
+        title_justify="left",
+        box=None,
+        padding=(0, 1, 0, 0),
+        header_style="bold underline",
+    )
     table.add_column("id", no_wrap=True)
-    table.add_column("job")
+    table.add_column("job", overflow="fold")
     table.add_column("route")
     table.add_column("status")
-    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("created UTC", no_wrap=True)
     table.add_column("duration", justify="right")
     for r in records:
         table.add_row(
@@ -74,7 +80,7 @@ async def list_jobs(
             r.job_name,
             r.route,
             Text(r.status.value, style=status_style(r.status)),
-            fmt_time(r.created_at),
+            fmt_time(r.created_at)[5:16],
             fmt_duration(record_duration(r)),
         )
     console.print(table)
@@ -131,9 +137,8 @@ async def watch_job(store: JobStore, console: Console, job_id: str, *, since: in
     async for event in iterate_events(store, job_id, since=since):
         if event.type == EventType.TOKEN:
             if not in_tokens:
-                console.out(
-                    f"#{event.seq:<4} {fmt_time(event.created_at)[11:]}  tokens  ", end="", highlight=False
-                )
+                head = f"#{event.seq:<4} {fmt_time(event.created_at)[11:]}  {'tokens':<22} "
+                console.out(head, end="", highlight=False)
                 in_tokens = True
             console.out(str(event.data.get("token", "")), end="", highlight=False)
             continue
@@ -223,7 +228,7 @@ def list_command(
         async with opened_store(store_url) as store:
             await list_jobs(
                 store,
-                make_console(),
+                make_console(wide=True),
                 statuses=[JobStatus(s) for s in statuses],
                 job_name=job_name,
                 limit=limit,
@@ -242,7 +247,7 @@ def show_command(job_id: str, store_url: str, as_json: bool) -> None:
 
     async def go() -> None:
         async with opened_store(store_url) as store:
-            await show_job(store, make_console(), job_id, as_json=as_json)
+            await show_job(store, make_console(wide=True), job_id, as_json=as_json)
 
     run_async(go)
 
@@ -259,7 +264,7 @@ def watch_command(job_id: str, store_url: str, since: int, exit_status: bool) ->
 
     async def go() -> JobStatus:
         async with opened_store(store_url) as store:
-            return await watch_job(store, make_console(), job_id, since=since)
+            return await watch_job(store, make_console(wide=True), job_id, since=since)
 
     status = run_async(go)
     if exit_status and status is not JobStatus.SUCCEEDED:
@@ -297,6 +302,6 @@ def cancel_command(job_id: str, store_url: str, platform_url: str, token: str | 
 
     async def go() -> None:
         async with opened_store(store_url) as store:
-            await cancel_job(store, make_console(), job_id, client=client)
+            await cancel_job(store, make_console(wide=True), job_id, client=client)
 
     run_async(go)

@@ -82,5 +82,5 @@ def event_line(event: JobEvent) -> str:
         parts = [f"text={_value('text', data.get('text', ''))}"]
     else:
         parts = [f"{k}={_value(k, v)}" for k, v in data.items() if v not in (None, "", [], {})]
-    line = f"#{event.seq:<4} {fmt_time(event.created_at)[11:]}  {event.type:<20} {' '.join(parts)}".rstrip()
+    line = f"#{event.seq:<4} {fmt_time(event.created_at)[11:]}  {event.type:<22} {' '.join(parts)}".rstrip()
     return line if len(line) <= _LINE_LIMIT else line[: _LINE_LIMIT - 1] + "…"

@@ -18,6 +18,7 @@ its one-off tasks are done::
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -113,7 +114,8 @@ class ChatIntake:
 
         Args:
             text: the message.
-            message_id: the chat platform's id of the message: the plan key, so a redelivery plans nothing new.
+            message_id: the chat platform's id of the message; with the text it keys the plan, so a redelivered
+                message plans nothing new (an edited one is planned anew).
             notify: posts follow-ups (the tasks once planned, then the outcome); ``None`` posts none.
         """
         if not isinstance(text, str) or not text.strip():
@@ -126,7 +128,7 @@ class ChatIntake:
         try:
             plan = await self._orc.plan(
                 text,
-                key=f"chat:{message_id}",
+                key=f"chat:{message_id}:{hashlib.sha256(text.encode()).hexdigest()[:16]}",
                 bot_id=self._bot_id,
                 backstory=self._backstory,
                 policy=self._policy,

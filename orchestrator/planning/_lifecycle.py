@@ -232,7 +232,7 @@ async def decide(
                 raise UsageError(f"plan {plan_id}: no held task named {sorted(missing)}; held tasks: {shown}")
         for entry in chosen:
             if approve:
-                await release(orc, entry)
+                await release(orc, entry.task_id, entry.proposal)
                 entry.status = "scheduled"
                 entry.job_id = await record_child(orc, doc, entry)
                 data: dict[str, Any] = {

@@ -27,25 +27,30 @@ _WINDOW = timedelta(days=400)
 _PAST_TOLERANCE = 60.0
 
 
-def shortest_interval(schedule: str, *, start: datetime) -> timedelta:
+def shortest_interval(schedule: str, *, start: datetime) -> timedelta | None:
     """The shortest gap between two consecutive fire times of ``schedule`` in a sample window after ``start``.
 
     Measured on the wall clock (a daylight-saving fold that repeats an hour does not count as a short gap),
-    over the next 500 fire times or 400 days, whichever comes first.
+    over the next 500 fire times or 400 days, whichever comes first. ``None`` when the schedule never fires
+    (e.g. ``0 0 30 2 *``); a schedule that fires once in the window has no gap and gives the window.
     """
     expression = SCHEDULE_PRESETS.get(schedule, schedule)
     naive = start.astimezone(UTC).replace(tzinfo=None)
-    it = croniter(expression, naive)
-    previous: datetime = it.get_next(datetime)
-    shortest: timedelta | None = None
+    try:
+        it = croniter(expression, naive)
+        previous: datetime = it.get_next(datetime)
+    except ValueError:  # croniter's "failed to find next date", and any other expression it cannot run
+        return None
+    shortest = _WINDOW
     for _ in range(_SAMPLES):
-        current: datetime = it.get_next(datetime)
-        gap = current - previous
-        shortest = gap if shortest is None else min(shortest, gap)
+        try:
+            current: datetime = it.get_next(datetime)
+        except ValueError:
+            break
+        shortest = min(shortest, current - previous)
         if current - naive > _WINDOW:
             break
         previous = current
-    assert shortest is not None
     return shortest
 
 
@@ -224,6 +229,8 @@ class PlanPolicy:
         if proposal.schedule is not None:
             start = datetime.fromtimestamp(now, UTC)
             gap = shortest_interval(proposal.schedule, start=start)
+            if gap is None:
+                return f"schedule {proposal.schedule!r} never fires: check its day and month fields"
             if gap < self.min_interval:
                 return (
                     f"schedule {proposal.schedule!r} runs as often as every {format_duration(gap)}; the shortest "

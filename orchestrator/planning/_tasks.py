@@ -89,17 +89,19 @@ async def place(orc: Orchestrator, doc: PlanDoc, key: str, p: Proposal, *, held:
         task_id = await orc.client.tasks.create(
             {**task_body(orc, p, held=held), "botId": bot_id, "meta": meta}
         )
+    elif not held:
+        # found after a crash: it may have been created held by an earlier run of the plan
+        await release(orc, task_id, p)
     return task_id
 
 
-async def release(orc: Orchestrator, entry: TaskEntry) -> None:
+async def release(orc: Orchestrator, task_id: str, p: Proposal) -> None:
     """Make a held task live: give a recurring task its schedule; a one-off task is started by its job."""
-    p = entry.proposal
     body = task_body(orc, p, held=False)
     patch: dict[str, Any] = {"expiresAt": body.get("expiresAt")}
     if p.recurring:
         patch["schedule"] = p.schedule
-    await orc.client.tasks.update(entry.task_id, patch)
+    await orc.client.tasks.update(task_id, patch)
 
 
 async def record_child(orc: Orchestrator, doc: PlanDoc, entry: TaskEntry) -> str:

@@ -7,8 +7,8 @@ never lost.
 
 Changes made by other processes reach the SQLite store only through polling: each watch then keeps a *mark*,
 the job's ``(revision, last seq)`` as last seen. ``wait()`` first compares the mark with the database, then
-blocks while one poller task per hub re-reads the marks of every waiting watch each ``poll_interval`` (on the
-clock). The poller runs only while someone waits, so an idle store sets no timers (virtual time is not pushed
+blocks while one poller task per hub re-reads the marks of every waiting watch each ``poll_interval`` (of real
+time: other processes do not share a virtual clock). The poller runs only while someone waits, so an idle store sets no timers (virtual time is not pushed
 forward).
 """
 
@@ -80,7 +80,7 @@ class WatchHub:
     """The watches of one store.
 
     Args:
-        clock: the clock the poller sleeps on.
+        clock: the store's clock.
         fetch_marks: reads job marks from the database; ``None`` for stores that learn of every change by
             notification (memory, PostgreSQL).
         poll_interval: seconds between polls while a watch waits (with ``fetch_marks``).
@@ -160,7 +160,9 @@ class WatchHub:
 
     async def _poll(self) -> None:
         while self.waiting:
-            await self._clock.sleep(self._interval)
+            # Other processes write on the wall clock, not on ours: poll in real time. On a VirtualClock a
+            # clock timer here would also pin autojump to poll-interval steps while anyone waits.
+            await asyncio.sleep(self._interval)
             waiting = list(self.waiting)
             if not waiting:
                 return

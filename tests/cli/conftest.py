@@ -31,7 +31,9 @@ def invoke() -> Invoke:
     """Run ``orchestrator ARGS`` in this thread (for tests without a running event loop)."""
 
     def run(args: Sequence[str], env: dict[str, str] | None = None) -> Result:
-        return CliRunner().invoke(main, list(args), env={"COLUMNS": "220", **(env or {})}, catch_exceptions=False)
+        return CliRunner().invoke(
+            main, list(args), env={"COLUMNS": "220", **(env or {})}, catch_exceptions=False
+        )
 
     return run
 
@@ -41,6 +43,8 @@ async def invoke_in_thread(args: Sequence[str], env: dict[str, str] | None = Non
     (and the test's local platform keeps serving meanwhile)."""
 
     def run() -> Result:
-        return CliRunner().invoke(main, list(args), env={"COLUMNS": "220", **(env or {})}, catch_exceptions=False)
+        return CliRunner().invoke(
+            main, list(args), env={"COLUMNS": "220", **(env or {})}, catch_exceptions=False
+        )
 
     return await anyio.to_thread.run_sync(run)

@@ -15,9 +15,10 @@ from orchestrator import VirtualClock
 from orchestrator.cli import _demo
 from orchestrator.cli._demo import Demo
 from orchestrator.cli._demo_view import render_frame, render_summary
-from orchestrator.testing.fixtures import DEFAULT_START
 
 from .conftest import Invoke
+
+DEFAULT_START = datetime(2026, 3, 23, tzinfo=UTC)  # a Monday, midnight UTC: no schedule fires during the demo
 
 
 def render(renderable: object) -> str:
@@ -45,7 +46,14 @@ async def test_every_job_ends_as_the_scenario_expects() -> None:
     assert rows["document analysis"].duration == pytest.approx(480, abs=5)  # cancelled 8 minutes in
     assert rows["nightly summary"].duration == pytest.approx(240, abs=5)
     assert rows["chat reply"].text.startswith("alpha bravo")
-    assert [row.route.value for row in report.rows] == ["complete", "task", "task", "dispatch", "dispatch", "dispatch"]
+    assert [row.route.value for row in report.rows] == [
+        "complete",
+        "task",
+        "task",
+        "dispatch",
+        "dispatch",
+        "dispatch",
+    ]
     assert any("operator cancels document_analysis" in text for _, text in report.notes)
     assert 930 <= report.platform_seconds < 960
 
@@ -67,12 +75,23 @@ async def test_json_document_shape() -> None:
     """The JSON report names each job with its route, reasons, status, duration and a result excerpt."""
     report = await Demo(VirtualClock(start=DEFAULT_START)).run()
     data = json.loads(json.dumps(report.to_dict()))
-    assert set(data) == {"ok", "time_scale", "platform_seconds", "real_seconds", "schedule", "jobs", "plan", "notes"}
+    assert set(data) == {
+        "ok",
+        "time_scale",
+        "platform_seconds",
+        "real_seconds",
+        "schedule",
+        "jobs",
+        "plan",
+        "notes",
+    }
     assert data["ok"] is True and data["time_scale"] is None
     assert data["schedule"]["cron"] == "0 7 * * 1-5"
     assert len(data["jobs"]) == 6
     for job in data["jobs"]:
-        assert {"name", "route", "reason", "reasons", "status", "expected_status", "ok", "duration"} <= set(job)
+        assert {"name", "route", "reason", "reasons", "status", "expected_status", "ok", "duration"} <= set(
+            job
+        )
         assert {"result_excerpt", "job_id", "bound", "bound_label"} <= set(job)
         assert job["reasons"] and job["status"] == job["expected_status"]
         assert len(job["result_excerpt"]) <= 160
@@ -118,7 +137,9 @@ def test_command_prints_the_summary(invoke: Invoke) -> None:
     assert "6 of 6 jobs ended as expected" in result.stdout
 
 
-def test_command_exits_1_when_a_job_ends_unexpectedly(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_exits_1_when_a_job_ends_unexpectedly(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """If the operator comes too late to cancel the analysis, it succeeds, which the demo reports as a failure."""
     monkeypatch.setattr(_demo, "CANCEL_AFTER", timedelta(minutes=50))
     result = invoke(["demo", "--instant"])
@@ -132,8 +153,3 @@ def test_time_scale_must_be_positive(invoke: Invoke) -> None:
     result = invoke(["demo", "--time-scale", "0"])
     assert result.exit_code == 2
     assert "time-scale" in result.stderr
-
-
-def test_start_is_a_weekday_for_the_schedule_assertions() -> None:
-    """The fixed start used above is a Monday at midnight UTC."""
-    assert DEFAULT_START == datetime(2026, 3, 23, tzinfo=UTC) and DEFAULT_START.weekday() == 0

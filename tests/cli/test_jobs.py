@@ -91,7 +91,9 @@ async def test_list_json_and_filters(harness: Harness, capsys: pytest.CaptureFix
     assert "No jobs" in out.getvalue()
 
 
-async def test_show_prints_record_result_and_event_count(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_show_prints_record_result_and_event_count(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
     """show prints the record with its result text and event count; --json holds the whole record."""
     orc = harness.orchestrator()
 

@@ -55,14 +55,20 @@ async def test_list_table_and_json(populated: Populated) -> None:
     """jobs list prints every job; --json is machine-readable; --status and --job filter."""
     table = await invoke_in_thread(["jobs", "list", "--store", populated.url])
     as_json = await invoke_in_thread(["jobs", "list", "--store", populated.url, "--json"])
-    failed = await invoke_in_thread(["jobs", "list", "--store", populated.url, "--status", "failed", "--json"])
+    failed = await invoke_in_thread(
+        ["jobs", "list", "--store", populated.url, "--status", "failed", "--json"]
+    )
     named = await invoke_in_thread(["jobs", "list", "--store", populated.url, "--job", "chat", "--json"])
     limited = await invoke_in_thread(["jobs", "list", "--store", populated.url, "--limit", "1", "--json"])
     assert table.exit_code == 0, table.output
     for job_id in (populated.ok_id, populated.failed_id, populated.chat_id):
         assert job_id in table.stdout
     assert "ceiling_exceeded" not in table.stdout
-    assert {j["id"] for j in json.loads(as_json.stdout)} == {populated.ok_id, populated.failed_id, populated.chat_id}
+    assert {j["id"] for j in json.loads(as_json.stdout)} == {
+        populated.ok_id,
+        populated.failed_id,
+        populated.chat_id,
+    }
     assert [j["id"] for j in json.loads(failed.stdout)] == [populated.failed_id]
     assert [(j["route"], j["status"]) for j in json.loads(named.stdout)] == [("complete", "succeeded")]
     assert len(json.loads(limited.stdout)) == 1
@@ -100,7 +106,9 @@ async def test_unknown_id_exits_1(populated: Populated) -> None:
 async def test_watch_prints_the_log_of_a_finished_job(populated: Populated) -> None:
     """watch prints a finished job's log and returns; --exit-status makes a failed job exit 1."""
     ok = await invoke_in_thread(["jobs", "watch", populated.ok_id, "--store", populated.url])
-    failed = await invoke_in_thread(["jobs", "watch", populated.failed_id, "--store", populated.url, "--exit-status"])
+    failed = await invoke_in_thread(
+        ["jobs", "watch", populated.failed_id, "--store", populated.url, "--exit-status"]
+    )
     assert ok.exit_code == 0, ok.output
     assert "job.created" in ok.stdout and "job.succeeded" in ok.stdout
     assert ok.stdout.strip().endswith("ended succeeded")
@@ -110,7 +118,9 @@ async def test_watch_prints_the_log_of_a_finished_job(populated: Populated) -> N
 
 async def test_cancel_a_dispatch_exits_2(populated: Populated) -> None:
     """Cancelling a dispatch prints the NotCancellable message and exits 2."""
-    result = await invoke_in_thread(["jobs", "cancel", populated.ok_id, "--store", populated.url, "--token", "t"])
+    result = await invoke_in_thread(
+        ["jobs", "cancel", populated.ok_id, "--store", populated.url, "--token", "t"]
+    )
     assert result.exit_code == 2
     assert "cancellable=True" in result.stderr
 

@@ -20,7 +20,9 @@ def test_json_lines_carry_the_bound_keys() -> None:
     """JSON format writes one object per line with event, level, logger, timestamp and the bound keys."""
     out = io.StringIO()
     configure_logging(fmt="json", level="info", stream=out)
-    structlog.get_logger("orchestrator").bind(job_id="job_1", route="dispatch").info("job started", channel_id="c1")
+    structlog.get_logger("orchestrator").bind(job_id="job_1", route="dispatch").info(
+        "job started", channel_id="c1"
+    )
     (line,) = out.getvalue().splitlines()
     data = json.loads(line)
     assert data["event"] == "job started"
@@ -66,7 +68,9 @@ def test_bad_arguments_are_refused() -> None:
 
 def test_cli_options_configure_logging(invoke: Invoke) -> None:
     """--log-format json --log-level info on the command configure structlog through stdlib at INFO."""
-    result = invoke(["--log-format", "json", "--log-level", "info", "routes", "tests.cli.routes_app:orc", "--json"])
+    result = invoke(
+        ["--log-format", "json", "--log-level", "info", "routes", "tests.cli.routes_app:orc", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert structlog.is_configured()
     assert logging.getLogger().level == logging.INFO
@@ -74,7 +78,9 @@ def test_cli_options_configure_logging(invoke: Invoke) -> None:
     assert bad.exit_code == 2
 
 
-async def test_library_binds_the_ids_of_each_job(harness: Harness, log_events: list[dict[str, object]]) -> None:
+async def test_library_binds_the_ids_of_each_job(
+    harness: Harness, log_events: list[dict[str, object]]
+) -> None:
     """Running jobs logs events bound with job_id and route (and the channel_id of a dispatch)."""
     orc = harness.orchestrator()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator import VirtualClock
 from orchestrator.testing import Harness
 
 from ._support import load_example
@@ -29,3 +30,11 @@ async def test_conversation_streams_every_reply(harness: Harness, capsys: pytest
         messages = [m async for m in client.conversations.messages(conversation.id, order="asc")]
     assert [m.type for m in messages] == ["user", "bot"] * 3
     assert [m.text for m in messages if m.type == "user"] == turns
+
+
+async def test_default_platform(capsys: pytest.CaptureFixture[str]) -> None:
+    """With no platform given it runs on the embedded local platform (no CHATBOTKIT_API_TOKEN)."""
+    transcript = await chat_widget.main(clock=VirtualClock())
+    assert [t.user for t in transcript] == list(chat_widget.TURNS)
+    assert all("".join(t.tokens) == t.reply for t in transcript)
+    assert "bot: Done: Hi! Do you service electric bikes?" in capsys.readouterr().out

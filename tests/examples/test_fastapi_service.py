@@ -8,7 +8,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from orchestrator import JobCancelled, Orchestrator
+from orchestrator import JobCancelled, Orchestrator, VirtualClock
 from orchestrator.testing import Harness
 
 from ._support import in_process, load_example, serve
@@ -16,8 +16,13 @@ from ._support import in_process, load_example, serve
 fastapi_service = load_example("fastapi_service")
 
 
-def make_app(harness: Harness) -> Any:
+def make_app(harness: Harness | None) -> Any:
+    """The service on the harness's platform, or (``None``) on the default embedded platform."""
+
     def factory() -> Orchestrator:
+        if harness is None:
+            default: Orchestrator = fastapi_service.create_orchestrator(clock=VirtualClock())
+            return default
         orc: Orchestrator = fastapi_service.create_orchestrator(
             platform=harness.platform.client(), store="memory://"
         )
@@ -33,9 +38,9 @@ async def sse(client: httpx.AsyncClient, url: str, **kwargs: Any) -> list[tuple[
         return [(int(e.id), e.event, e.json()) async for e in source.aiter_sse()]
 
 
-async def test_start_a_job_and_read_its_result(harness: Harness) -> None:
+async def test_start_a_job_and_read_its_result() -> None:
     """POST /jobs starts a declared job (202); GET /jobs/{id} then shows it succeeded, with its result."""
-    app = make_app(harness)
+    app = make_app(None)  # the default: an embedded local platform
     async with in_process(app) as client:
         response = await client.post("/jobs", json={"job": "triage", "args": ["T-1 printer on fire"]})
         assert response.status_code == 202
@@ -55,7 +60,8 @@ async def test_bad_requests_say_what_is_wrong(harness: Harness) -> None:
     async with in_process(make_app(harness)) as client:
         unknown = await client.post("/jobs", json={"job": "nope"})
         too_many = await client.post("/jobs", json={"job": "triage", "args": ["a", "b"]})
-        missing = await client.post("/jobs", json={"job": "analyse", "kwargs": {"focus": "x"}})
+        missing = await client.post("/jobs", json={"job": "analyse", "kwargs": {"focus": "themes"}})
+        refused = await client.post("/jobs", json={"job": "analyse", "args": ["c-1", "gossip"]})
         malformed = await client.post("/jobs", json={"job": "triage", "args": "T-1", "arg": 1})
         not_json = await client.post("/jobs", content=b"job=triage", headers={"content-type": "text/plain"})
         no_job = await client.get("/jobs/job_missing")
@@ -68,6 +74,11 @@ async def test_bad_requests_say_what_is_wrong(harness: Harness) -> None:
     assert missing.status_code == 400
     assert "analyse(corpus, focus='themes')" in missing.json()["detail"]
     assert "corpus" in missing.json()["detail"]
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "job 'analyse' refused its arguments: focus must be one of themes, sentiment, feature requests, "
+        "got 'gossip'"
+    )
     assert malformed.status_code == 400
     assert "body.args" in malformed.json()["detail"] and "body.arg" in malformed.json()["detail"]
     assert not_json.status_code == 400
@@ -87,6 +98,7 @@ async def test_events_stream_as_sse_and_resume(harness: Harness) -> None:
         header_wins = await sse(client, url, params={"since": 1}, headers={"Last-Event-ID": "6"})
         done = await client.get(url, headers={"Last-Event-ID": str(full[-1][0])})
         bad = await client.get(url, headers={"Last-Event-ID": "yesterday"})
+        below_zero = await client.get(url, headers={"Last-Event-ID": "-2"})
         negative = await client.get(url, params={"since": -1})
         result = await app.state.orchestrator.get_handle(job["id"]).result()
     assert [seq for seq, _, _ in full] == list(range(1, len(full) + 1))
@@ -99,6 +111,7 @@ async def test_events_stream_as_sse_and_resume(harness: Harness) -> None:
     assert header_wins == full[6:]
     assert done.status_code == 204
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["detail"]
+    assert below_zero.status_code == 400
     assert negative.status_code == 400
 
 

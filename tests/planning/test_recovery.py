@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import CeilingExceeded, EventType, JobStatus
+from orchestrator import CeilingExceeded, EventType, JobStatus, UsageError
 from orchestrator.local import latency
-from orchestrator.planning import PLAN_JOB
+from orchestrator.planning import PLAN_JOB, load_plan
+from orchestrator.planning._proposal import task_key
 from orchestrator.testing import Harness
 
 from ._support import THREE_LINES, plan_events, platform_tasks, tool_answers
@@ -77,3 +78,23 @@ async def test_orchestrator_stopped_mid_plan_is_resumed_by_the_next(harness: Har
     assert len(children) == 3
     assert len(result.results) == 2 and len(result.next_runs) == 1
     assert sum(1 for e in events if e.type == EventType.SUCCEEDED) == 1
+
+
+async def test_task_created_just_before_a_crash_is_found_not_duplicated(harness: Harness) -> None:
+    """A platform task made before a crash (held, no schedule) is found by its key and made live, not made again."""
+    name = "post-a-digest-of-new-findings"
+    key = task_key("board-research", name)
+    async with harness.platform.client() as client:
+        orphan = await client.tasks.create(
+            {"name": name, "description": "left by a crash", "meta": {"orchestratorKey": key}}
+        )
+    orc = harness.orchestrator()
+    async with orc:
+        plan = await orc.plan(THREE_LINES, key="board-research")
+        planned = {t.name: t for t in await plan.wait_planned()}
+        with pytest.raises(UsageError, match="no plan"):
+            await load_plan(orc, "plan_missing")
+    tasks = [t for t in await platform_tasks(harness) if t.name == name]
+    assert [t.id for t in tasks] == [orphan]
+    assert planned[name].task_id == orphan
+    assert tasks[0].schedule == "0 7 * * 1-5" and tasks[0].next_run_at is not None

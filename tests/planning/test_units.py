@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.planning import PlanPolicy, Proposal, extract_plan, parse_proposal
@@ -97,6 +97,13 @@ def test_shortest_interval(schedule: str, gap: timedelta) -> None:
     assert shortest_interval(schedule, start=NOW) == gap
 
 
+def test_schedule_that_never_fires_is_refused() -> None:
+    """A valid-looking cron expression that never fires (30 February) is refused, not an error."""
+    assert shortest_interval("0 0 30 2 *", start=NOW) is None
+    proposal = parse_proposal({"name": "a", "instructions": "x", "schedule": "0 0 30 2 *"})
+    assert "never fires" in str(PlanPolicy().validate(proposal, [], now=NOW.timestamp()))
+
+
 def test_policy_round_trips_and_refuses_bad_configuration() -> None:
     """A policy survives to_dict/from_dict; impossible configurations are refused when built."""
     policy = PlanPolicy(
@@ -161,6 +168,7 @@ def test_extract_plan_never_raises(text: str) -> None:
     assert result is None or isinstance(result, list)
 
 
+@settings(max_examples=50)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -174,17 +182,38 @@ def test_extract_plan_never_raises_on_json(value: object) -> None:
     assert result is None or isinstance(result, list)
 
 
+_SCHEDULES = [
+    "0 7 * * 1-5",
+    "* * * * *",
+    "0 0 30 2 *",
+    "@hourly",
+    "daily",
+    "never",
+    "61 * * * *",
+    "0 0 * * * *",
+]
+_ZONES = ["UTC", "Europe/London", "../etc/passwd", "Mars/Base", "", "America/New_York"]
+
+
+@settings(max_examples=200)
 @given(
     st.dictionaries(
         st.sampled_from(["name", "instructions", "schedule", "timezone", "runtime", "start_at", "x"]),
-        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=30)
+        | st.sampled_from(_SCHEDULES + _ZONES + ["2026-03-24T09:00", "2026-03-23T01:00:00+05:00", "2h"]),
     )
 )
-def test_parse_proposal_only_raises_invalid_proposal(args: dict[str, object]) -> None:
-    """Arbitrary tool arguments either parse or are refused with InvalidProposal; nothing else escapes."""
+def test_untrusted_proposals_are_parsed_or_refused(args: dict[str, object]) -> None:
+    """Arbitrary tool arguments are accepted or refused with a reason (InvalidProposal or the policy's text)."""
+    outcome: Proposal | str
     try:
-        parsed = parse_proposal(args)
+        outcome = PlanPolicy().validate(parse_proposal(args), [], now=NOW.timestamp())
     except InvalidProposal as exc:
-        assert str(exc)
-    else:
-        assert parsed.name and parsed.instructions
+        outcome = str(exc)
+    assert (
+        outcome if isinstance(outcome, str) else (outcome.name and outcome.instructions and outcome.runtime)
+    )
