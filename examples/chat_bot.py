@@ -6,8 +6,8 @@ hours of work. This bot:
 - answers a question right away with an interactive completion (``@orc.job(interactive=True)``);
 - hands a request for work (a message with a to-do list: lines starting with ``- ``) to a *plan*:
   :class:`orchestrator.planning.ChatIntake` answers at once and starts ``orc.plan(...)`` keyed by the message
-  (its id and text), so a redelivered message (webhooks retry) plans nothing twice; a :class:`PlanPolicy` bounds what the
-  planner may schedule (here a five-minute dashboard poll is refused: at most every 12 hours);
+  (its id and text), so a redelivered message (webhooks retry) plans nothing twice; a :class:`PlanPolicy`
+  bounds what the planner may schedule (here a five-minute dashboard poll is refused: at most every 12 hours);
 - follows the plan from its own task group (it is an async context manager, so nothing it starts outlives it):
   it posts the planned tasks when planning ends, then each task's outcome and each recurring task's next run.
 

@@ -100,7 +100,9 @@ class ScheduleManager:
         """Fallback when the event log is quiet or down: look for new executions after each ``nextRunAt``."""
         orc = self._orc
         while True:
-            wake_at = orc.clock.time() + 900
+            # with the event log up, executions are noticed as they start: look again only after the next run
+            cap = 6 * 3600 if orc.context.tracker.healthy else 900
+            wake_at = orc.clock.time() + cap
             for task_id in list(self._jobs_by_task):
                 try:
                     await self.reconcile(task_id)

@@ -93,11 +93,15 @@ class RoutingPolicy:
         runtime = shape.runtime
         rt = format_duration(runtime) if runtime is not None else None
         ceiling, budget = format_duration(self.ceiling), format_duration(self.dispatch_budget)
-        history = (
-            "the platform keeps the history (stateful conversation)"
-            if shape.stateful
-            else "the platform keeps no history (stateless: the prompt carries it)"
-        )
+        if shape.stateful is None:
+            history = (
+                "history: kept by the platform when the prompt names a conversation_id (stateful), "
+                "else carried by the prompt (stateless)"
+            )
+        elif shape.stateful:
+            history = "the platform keeps the history (stateful conversation)"
+        else:
+            history = "the platform keeps no history (stateless: the prompt carries it)"
         if shape.route is not None:
             return self._forced(shape, history)
         if shape.interactive:
