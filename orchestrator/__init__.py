@@ -41,6 +41,9 @@ from .jobs import RoutingPolicy as RoutingPolicy
 from .jobs import RoutingReport as RoutingReport
 from .jobs import Tool as Tool
 from .jobs import job as job
+from .planning import ChatIntake as ChatIntake
+from .planning import PlanHandle as PlanHandle
+from .planning import PlanPolicy as PlanPolicy
 from .store import JobEvent as JobEvent
 from .store import JobStatus as JobStatus
 
@@ -50,6 +53,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CeilingExceeded",
+    "ChatIntake",
     "Clock",
     "ConfigurationError",
     "EventType",
@@ -65,6 +69,8 @@ __all__ = [
     "NotFoundError",
     "Orchestrator",
     "OrchestratorError",
+    "PlanHandle",
+    "PlanPolicy",
     "PlanRejected",
     "PlatformConnectionError",
     "PlatformError",

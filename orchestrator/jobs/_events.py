@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["EventType", "PLATFORM_EVENT_TYPES", "TERMINAL_EVENT_TYPES"]
+__all__ = ["PLATFORM_EVENT_TYPES", "TERMINAL_EVENT_TYPES", "EventType"]
 
 
 class EventType(enum.StrEnum):

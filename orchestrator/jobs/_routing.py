@@ -20,7 +20,7 @@ from datetime import timedelta
 from .._errors import RoutingError
 from ._duration import format_duration
 
-__all__ = ["COMPLETION_BOUND", "Route", "RouteDecision", "RoutingPolicy", "JobShape"]
+__all__ = ["COMPLETION_BOUND", "JobShape", "Route", "RouteDecision", "RoutingPolicy"]
 
 COMPLETION_BOUND = timedelta(seconds=800)
 

@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["JobEvent", "JobRecord", "JobStatus", "JobStore", "TERMINAL_STATUSES"]
+__all__ = ["TERMINAL_STATUSES", "JobEvent", "JobRecord", "JobStatus", "JobStore"]
 
 
 class JobStatus(enum.StrEnum):

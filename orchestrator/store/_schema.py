@@ -19,7 +19,7 @@ are JSON (``jsonb`` on PostgreSQL, so that a state merge is one atomic ``state |
 
 from __future__ import annotations
 
-__all__ = ["Migration", "POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS", "newer_schema_message"]
+__all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS", "Migration", "newer_schema_message"]
 
 Migration = tuple[str, ...]
 """One step: SQL statements run in order, in the migration's transaction."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from orchestrator import EventType, JobStatus, Prompt
 from orchestrator.local import Faults, drop_stream, http_error, rate_limit
 from orchestrator.testing import Harness, local_harness
@@ -80,3 +82,41 @@ async def test_subscribe_failures_before_result_still_resolve(harness: Harness) 
     async with orc:
         result = await patient.run()
     assert "ok" in result.text
+
+
+async def test_stateful_dispatch_with_lost_channel_decided_by_history(harness: Harness) -> None:
+    """A stateful dispatch whose channel cannot be read is decided by the conversation's messages."""
+    async with harness.platform.client() as client:
+        conversation = await client.conversations.create({})
+    harness.platform.faults.add(http_error(r"^/channel/.*/subscribe$", status=404))
+    orc = harness.orchestrator()
+
+    @orc.job(runtime="5m")
+    def followup(conversation_id: str) -> Prompt:
+        return Prompt(text="continue [[sleep 2m]]", conversation_id=conversation_id)
+
+    async with orc:
+        handle = await followup.start(conversation.id)
+        result = await handle.result()
+    assert result.conversation_id == conversation.id
+    assert result.text.startswith("Done")
+
+
+async def test_stateless_dispatch_with_lost_channel_ends_at_the_ceiling(harness: Harness) -> None:
+    """A stateless dispatch whose channel is never readable ends ceiling_exceeded after ceiling + grace."""
+    from orchestrator import CeilingExceeded
+
+    harness.platform.faults.add(http_error(r"^/channel/.*/subscribe$", status=503))
+    orc = harness.orchestrator()
+
+    @orc.job(runtime="5m")
+    def blind() -> str:
+        return "hello [[sleep 1m]]"
+
+    async with orc:
+        handle = await blind.start()
+        t0 = harness.clock.time()
+        with pytest.raises(CeilingExceeded) as info:
+            await handle.result()
+        assert info.value.partial_output == ""
+        assert harness.clock.time() - t0 >= 15 * 60

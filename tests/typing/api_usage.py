@@ -1,0 +1,48 @@
+"""Public-API usage that must type-check under mypy --strict (this file is checked, and also imported by a test)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from orchestrator import (
+    JobHandle,
+    JobResult,
+    JobStatus,
+    Orchestrator,
+    Prompt,
+    Route,
+    RoutingPolicy,
+    VirtualClock,
+)
+
+
+def declare(orc: Orchestrator) -> None:
+    @orc.job(runtime=timedelta(minutes=3))
+    async def triage(ticket: str) -> Prompt:
+        return Prompt(text=f"Triage this ticket: {ticket}", bot_id="bot_support")
+
+    @orc.job(runtime="3h", cancellable=True)
+    def analyse(corpus: str) -> Prompt:
+        return Prompt(text=f"Analyse {corpus}")
+
+    @orc.job(schedule="0 7 * * 1-5", timezone="Europe/London", runtime="20m")
+    def nightly_summary() -> str:
+        return "Summarise yesterday"
+
+    route: Route = triage.route
+    assert route is Route.DISPATCH
+    assert analyse.route is Route.TASK
+    assert nightly_summary.explain().route is Route.TASK
+
+
+async def use(orc: Orchestrator, handle: JobHandle) -> JobResult:
+    status: JobStatus = await handle.status()
+    assert isinstance(status, JobStatus)
+    async for event in handle.events(since=0):
+        assert event.seq >= 1
+    same: JobHandle = orc.get_handle(handle.id)
+    return await same.result(timeout=timedelta(minutes=1))
+
+
+def make() -> Orchestrator:
+    return Orchestrator(store="memory://", clock=VirtualClock(), routing=RoutingPolicy(headroom=0.8))
