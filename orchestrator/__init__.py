@@ -43,7 +43,9 @@ from .jobs import Tool as Tool
 from .jobs import job as job
 from .planning import ChatIntake as ChatIntake
 from .planning import PlanHandle as PlanHandle
+from .planning import PlannedTask as PlannedTask
 from .planning import PlanPolicy as PlanPolicy
+from .planning import PlanResult as PlanResult
 from .store import JobEvent as JobEvent
 from .store import JobStatus as JobStatus
 
@@ -72,6 +74,8 @@ __all__ = [
     "PlanHandle",
     "PlanPolicy",
     "PlanRejected",
+    "PlanResult",
+    "PlannedTask",
     "PlatformConnectionError",
     "PlatformError",
     "PlatformTimeout",

@@ -26,6 +26,8 @@ type                        data
 ``job.failed``              ``{reason, code?}``
 ``job.cancelled``           ``{reason}``
 ``job.ceiling_exceeded``    ``{partial_output, ceiling, reason}``
+``plan.*``                  a planning run's own events (``plan.task_scheduled``, ``plan.task_refused``,
+                            ``plan.planned``, ...): see :mod:`orchestrator.planning._events`
 =========================== ==============================================================================
 """
 
