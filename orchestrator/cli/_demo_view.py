@@ -20,6 +20,8 @@ from ._render import excerpt, status_style
 __all__ = ["demo", "render_frame", "render_summary"]
 
 _BAR_WIDTH = 20
+_NARROW_BAR_WIDTH = 16
+_WIDE = 140  # terminal columns from which the live view is one table
 _ROUTE_STYLES = {"complete": "bold blue", "dispatch": "bold yellow", "task": "bold green"}
 
 
@@ -34,7 +36,7 @@ def _route(row: DemoRow) -> Text:
     return text
 
 
-def _bar(row: DemoRow, now: float) -> RenderableType:
+def _bar(row: DemoRow, now: float, *, width: int = _BAR_WIDTH) -> RenderableType:
     elapsed = row.elapsed(now)
     if row.skipped or elapsed is None:
         return Text("")
@@ -42,20 +44,20 @@ def _bar(row: DemoRow, now: float) -> RenderableType:
     return ProgressBar(
         total=row.bound,
         completed=min(elapsed, row.bound),
-        width=_BAR_WIDTH,
+        width=width,
         complete_style=style,
         finished_style="red" if elapsed > row.bound else style,
     )
 
 
-def _clock_text(row: DemoRow, now: float) -> Text:
+def _clock_text(row: DemoRow, now: float, *, one_line: bool = False) -> Text:
     elapsed = row.elapsed(now)
     if row.skipped or elapsed is None:
         return Text("-", style="dim")
-    text = Text(f"{fmt_duration(elapsed)} / {format_duration(row.bound)}")
-    text.append(f"\n{row.bound_label}", style="dim")
-    if elapsed > row.bound:
-        text.stylize("red", 0, len(text.plain.split("\n")[0]))
+    text = Text(
+        f"{fmt_duration(elapsed)} / {format_duration(row.bound)}", style="red" if elapsed > row.bound else ""
+    )
+    text.append((" " if one_line else "\n") + row.bound_label, style="dim")
     return text
 
 
@@ -79,12 +81,10 @@ def _notes(demo_notes: list[tuple[float, str]]) -> Text:
     return text
 
 
-def render_frame(demo: Demo) -> RenderableType:
-    """One frame of the live view: the platform clock, a row per job, the operator's log."""
-    now = demo.clock.time()
+def _header(demo: Demo, now: float) -> Text:
     start = demo.started_at or now
     scale = demo.clock.time_scale
-    header = Text.assemble(
+    return Text.assemble(
         ("orchestrator demo", "bold"),
         " · local platform and orchestrator on one virtual clock"
         + (f", {scale:g}x real time" if scale else ", autojump"),
@@ -92,6 +92,9 @@ def render_frame(demo: Demo) -> RenderableType:
         (demo.clock.now().strftime("%a %H:%M:%S UTC"), "bold"),
         f"  (+{format_duration(now - start)})",
     )
+
+
+def _wide_table(demo: Demo, now: float) -> Table:
     table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False)
     table.add_column("job", no_wrap=True, min_width=18)
     table.add_column("route · why", ratio=3)
@@ -108,18 +111,55 @@ def render_frame(demo: Demo) -> RenderableType:
             _clock_text(row, now),
             _result(row),
         )
-    return Group(header, table, _notes(demo.notes))
+    return table
+
+
+def _cards(demo: Demo, now: float) -> Group:
+    """A narrow terminal's layout: a line per job (name, route, status, bar), then why, time and result."""
+    cards: list[RenderableType] = []
+    for row in demo.rows:
+        head = Table.grid(padding=(0, 1))
+        for width in (18, 8, 16, _NARROW_BAR_WIDTH):
+            head.add_column(no_wrap=True, width=width)
+        head.add_row(
+            Text(row.title, style="bold"),
+            Text(row.route.value, style=_ROUTE_STYLES.get(row.route.value, "bold")),
+            _status(row),
+            _bar(row, now, width=_NARROW_BAR_WIDTH),
+        )
+        details = Text("  why: " + row.reason, style="dim")
+        clock = _clock_text(row, now, one_line=True)
+        if clock.plain != "-":
+            details.append("\n  ")
+            details.append(clock)
+        for line in _result(row).split("\n"):
+            if line.plain:
+                details.append("\n  ")
+                details.append(line)
+        cards.append(Group(head, details))
+    return Group(*cards)
+
+
+def render_frame(demo: Demo, width: int = 200) -> RenderableType:
+    """One frame of the live view: the platform clock, each job, the operator's log (``width``: the terminal's)."""
+    now = demo.clock.time()
+    body = _wide_table(demo, now) if width >= _WIDE else _cards(demo, now)
+    return Group(_header(demo, now), Text(""), body, Text(""), _notes(demo.notes))
 
 
 def render_summary(report: DemoReport) -> RenderableType:
-    """The table printed when the demo ends: each job's route, status (against the expected one) and result."""
-    table = Table(title="orchestrator demo: summary", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+    """What is printed when the demo ends: each job's route, status against the expected one, duration, result."""
+    table = Table(
+        title="orchestrator demo: summary", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
     table.add_column("job", no_wrap=True)
     table.add_column("route", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("expected", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("result", ratio=1)
+    results = Table.grid(padding=(0, 2))
+    results.add_column(no_wrap=True, style="bold")
+    results.add_column()
     for row in report.rows:
         mark = (
             Text("skipped", style="yellow") if row.skipped else Text("✓" if row.ok else f"✗ {row.expected}")
@@ -132,8 +172,11 @@ def render_summary(report: DemoReport) -> RenderableType:
             _status(row),
             mark,
             fmt_duration(row.duration),
-            excerpt(row.text, 110) + (f"\n{row.note}" if row.note else ""),
         )
+        text = Text(excerpt(row.text, 160))
+        if row.note:
+            text.append("\n" + row.note, style="dim")
+        results.add_row(row.title, text)
     passed = sum(1 for r in report.rows if r.ok and not r.skipped)
     ran = sum(1 for r in report.rows if not r.skipped)
     scale = f", {report.time_scale:g}x" if report.time_scale else ""
@@ -142,7 +185,7 @@ def render_summary(report: DemoReport) -> RenderableType:
         f"({report.real_seconds:.1f} s real{scale}).",
         style="bold green" if report.ok else "bold red",
     )
-    return Group(table, _notes(report.notes), footer)
+    return Group(table, results, Text(""), _notes(report.notes), footer)
 
 
 @click.command("demo")
@@ -171,7 +214,7 @@ def demo(as_json: bool, time_scale: float, instant: bool) -> None:
         console = make_console()
         with Live(
             console=console,
-            get_renderable=lambda: render_frame(scenario),
+            get_renderable=lambda: render_frame(scenario, console.width),
             refresh_per_second=8,
             transient=True,
         ):

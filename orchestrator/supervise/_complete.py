@@ -11,7 +11,7 @@ from .._errors import OrchestratorError, PlatformError
 from ..jobs._events import PLATFORM_EVENT_TYPES
 from ..jobs._prompt import Tool
 from ..store._protocol import JobRecord
-from ._context import Outcome, SupervisorContext
+from ._context import Outcome, SupervisorContext, read_result_event, succeeded
 from ._tools import answer_tool_call
 
 __all__ = ["CompletionSupervisor"]
@@ -68,19 +68,14 @@ class CompletionSupervisor:
         await answer_tool_call(self._ctx, self._record, self._tools, data, key=key)
 
     def _success(self, data: Any, streamed: str, started: float, conversation_id: str | None) -> Outcome:
-        payload = data if isinstance(data, Mapping) else {}
-        end = payload.get("end") if isinstance(payload.get("end"), Mapping) else {}
-        return Outcome.succeeded(
-            {
-                "job_id": self._record.id,
-                "job_name": self._record.job_name,
-                "route": "complete",
-                "text": str(payload.get("text") if payload.get("text") is not None else streamed),
-                "end_reason": (end or {}).get("reason"),
-                "usage": dict(payload.get("usage") or {}),
-                "conversation_id": conversation_id,
-                "started_at": started,
-                "finished_at": self._ctx.clock.time(),
-                "attempt": int(self._state.get("attempt") or 1),
-            }
+        text, end_reason, usage = read_result_event(data, streamed)
+        return succeeded(
+            self._record,
+            text=text,
+            finished_at=self._ctx.clock.time(),
+            end_reason=end_reason,
+            usage=usage,
+            conversation_id=conversation_id,
+            started_at=started,
+            attempt=int(self._state.get("attempt") or 1),
         )

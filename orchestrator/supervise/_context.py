@@ -11,14 +11,15 @@ import structlog
 from .._clock import Clock
 from ..jobs._events import EventType
 from ..jobs._prompt import Tool
-from ..jobs._routing import RoutingPolicy
+from ..jobs._result import JobResult
+from ..jobs._routing import Route, RoutingPolicy
 from ..store._protocol import JobRecord, JobStatus, JobStore
 
 if TYPE_CHECKING:
     from ..platform import PlatformClient
     from ._task import TaskTracker
 
-__all__ = ["Outcome", "SupervisorContext", "excerpt", "log"]
+__all__ = ["Outcome", "SupervisorContext", "excerpt", "log", "read_result_event", "succeeded"]
 
 log = structlog.get_logger("orchestrator.supervise")
 
@@ -60,6 +61,28 @@ class Outcome:
     def ceiling(cls, *, partial_output: str, ceiling: float, reason: str) -> Outcome:
         error = {"partial_output": partial_output, "ceiling": ceiling, "reason": reason}
         return cls(JobStatus.CEILING_EXCEEDED, EventType.CEILING_EXCEEDED, error, error=error)
+
+
+def read_result_event(data: Any, streamed: str) -> tuple[str, str | None, dict[str, Any]]:
+    """``(text, end reason, usage)`` from a ``result`` event's data; the streamed tokens when it has no text."""
+    payload = data if isinstance(data, Mapping) else {}
+    end = payload.get("end")
+    reason = end.get("reason") if isinstance(end, Mapping) else None
+    text = payload.get("text")
+    return (str(text) if text is not None else streamed), reason, dict(payload.get("usage") or {})
+
+
+def succeeded(record: JobRecord, *, text: str, finished_at: float, **fields: Any) -> Outcome:
+    """A success outcome whose result is this job's :class:`JobResult`."""
+    result = JobResult(
+        job_id=record.id,
+        job_name=record.job_name,
+        route=Route(record.route),
+        text=text,
+        finished_at=finished_at,
+        **fields,
+    )
+    return Outcome.succeeded(result.to_dict())
 
 
 @dataclass

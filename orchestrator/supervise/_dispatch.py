@@ -21,7 +21,7 @@ from ..jobs._events import PLATFORM_EVENT_TYPES, EventType
 from ..jobs._prompt import Tool
 from ..store._protocol import JobRecord
 from ._align import HISTORY, ReplayAligner, fingerprint
-from ._context import Outcome, SupervisorContext, excerpt, log
+from ._context import Outcome, SupervisorContext, excerpt, log, read_result_event, succeeded
 from ._tools import answer_tool_call
 
 __all__ = ["CEILING_MILESTONES", "DispatchSupervisor"]
@@ -162,23 +162,21 @@ class DispatchSupervisor:
             tg.start_soon(self._answer, payload, f"p{position}")
 
     def _success(self, data: Any) -> Outcome:
-        payload = data if isinstance(data, Mapping) else {}
-        end = payload.get("end") if isinstance(payload.get("end"), Mapping) else {}
-        text = str(payload.get("text") if payload.get("text") is not None else "".join(self._partial))
-        return Outcome.succeeded(
-            {
-                "job_id": self._record.id,
-                "job_name": self._record.job_name,
-                "route": "dispatch",
-                "text": text,
-                "end_reason": (end or {}).get("reason"),
-                "usage": dict(payload.get("usage") or {}),
-                "conversation_id": self._state.get("conversation_id") or payload.get("conversationId"),
-                "channel_id": self._channel,
-                "started_at": self._started,
-                "finished_at": self._ctx.clock.time(),
-                "attempt": self._attempt,
-            }
+        text, end_reason, usage = read_result_event(data, "".join(self._partial))
+        conversation_id = self._state.get("conversation_id")
+        if conversation_id is None and isinstance(data, Mapping):
+            conversation_id = data.get("conversationId")
+        return self._succeeded(text, end_reason=end_reason, usage=usage, conversation_id=conversation_id)
+
+    def _succeeded(self, text: str, **fields: Any) -> Outcome:
+        return succeeded(
+            self._record,
+            text=text,
+            finished_at=self._ctx.clock.time(),
+            channel_id=self._channel,
+            started_at=self._started,
+            attempt=self._attempt,
+            **fields,
         )
 
     def _classify_error(self, data: Any) -> Outcome:
@@ -241,23 +239,7 @@ class DispatchSupervisor:
                 created = message.created_at or 0
                 if message.type == "bot" and created >= since_ms:
                     self._log.info("reply found in the conversation history", conversation_id=conversation_id)
-                    self._finish(
-                        Outcome.succeeded(
-                            {
-                                "job_id": self._record.id,
-                                "job_name": self._record.job_name,
-                                "route": "dispatch",
-                                "text": message.text or "",
-                                "end_reason": None,
-                                "usage": {},
-                                "conversation_id": conversation_id,
-                                "channel_id": self._channel,
-                                "started_at": self._started,
-                                "finished_at": self._ctx.clock.time(),
-                                "attempt": self._attempt,
-                            }
-                        )
-                    )
+                    self._finish(self._succeeded(message.text or "", conversation_id=conversation_id))
                     return True
                 if message.type == "user":
                     break

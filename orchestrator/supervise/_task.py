@@ -21,7 +21,7 @@ from .._errors import AuthenticationError, OrchestratorError, RateLimitedError
 from ..jobs._events import EventType
 from ..platform import PlatformClient, TaskExecution
 from ..store._protocol import JobRecord, JobStatus
-from ._context import Outcome, SupervisorContext, excerpt, log
+from ._context import Outcome, SupervisorContext, excerpt, log, succeeded
 
 __all__ = ["TaskSupervisor", "TaskTracker", "execution_finished"]
 
@@ -235,22 +235,17 @@ class TaskSupervisor:
         text = await self._last_bot_message(execution.conversation_id) or summary
         record = await self._ctx.store.get_job(self._record.id)
         started = (record.started_at if record else None) or self._record.started_at
-        return Outcome.succeeded(
-            {
-                "job_id": self._record.id,
-                "job_name": self._record.job_name,
-                "route": "task",
-                "text": text,
-                "end_reason": "stop",
-                "usage": {},
-                "conversation_id": execution.conversation_id,
-                "task_id": self._task_id,
-                "execution_id": execution.id,
-                "summary": summary,
-                "started_at": started,
-                "finished_at": self._ctx.clock.time(),
-                "attempt": int(self._state.get("attempt") or 1),
-            }
+        return succeeded(
+            self._record,
+            text=text,
+            finished_at=self._ctx.clock.time(),
+            end_reason="stop",
+            conversation_id=execution.conversation_id,
+            task_id=self._task_id,
+            execution_id=execution.id,
+            summary=summary,
+            started_at=started,
+            attempt=int(self._state.get("attempt") or 1),
         )
 
     async def _last_bot_message(self, conversation_id: str | None) -> str | None:
