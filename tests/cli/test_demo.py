@@ -21,9 +21,9 @@ from .conftest import Invoke
 DEFAULT_START = datetime(2026, 3, 23, tzinfo=UTC)  # a Monday, midnight UTC: no schedule fires during the demo
 
 
-def render(renderable: object) -> str:
+def render(renderable: object, width: int = 180) -> str:
     out = io.StringIO()
-    Console(file=out, width=180, highlight=False).print(renderable)
+    Console(file=out, width=width, highlight=False).print(renderable)
     return out.getvalue()
 
 
@@ -98,7 +98,7 @@ async def test_json_document_shape() -> None:
 
 
 async def test_live_frame_mid_run_and_summary() -> None:
-    """Mid-run the frame shows running jobs with elapsed time against their bound; the summary ticks every job."""
+    """Mid-run the frame (wide, or narrow) shows each job's time against its bound; the summary ticks every job."""
     clock = VirtualClock(start=DEFAULT_START)
     demo = Demo(clock)
     frames: list[str] = []
@@ -106,13 +106,16 @@ async def test_live_frame_mid_run_and_summary() -> None:
         tg.start_soon(demo.run)
         await clock.sleep(300)
         frames.append(render(render_frame(demo)))
-    frame = frames[0]
+        frames.append(render(render_frame(demo, 80), width=80))
+    frame, narrow = frames
     assert "platform time Mon 00:05:00 UTC" in frame
     assert "running" in frame and "succeeded" in frame
     assert "5m / 15m" in frame  # the research digest against the ceiling
     assert "ceiling" in frame and "runtime" in frame
     assert "it must be cancellable" in frame
     assert "nightly_summary upserted as task" in frame
+    assert "  why: it must be cancellable" in narrow and "  5m / 15m ceiling" in narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 80
     report_text = render(render_summary(await Demo(VirtualClock(start=DEFAULT_START)).run()))
     assert "6 of 6 jobs ended as expected" in report_text
     assert report_text.count("✓") == 6
