@@ -141,8 +141,10 @@ class TaskTracker:
                             self.wake(str(task_id))
                         for listener in self._listeners:
                             await listener(data)
-            except AuthenticationError:
-                raise
+            except AuthenticationError as exc:
+                # every other call fails too, and says so where it happens; keep trying, slowly
+                self._log.error("event log subscription refused the credential", error=excerpt(str(exc)))
+                failures = max(failures, 6)
             except OrchestratorError as exc:
                 self._log.info("event log subscription lost; polling meanwhile", error=excerpt(str(exc)))
             self._healthy = False
