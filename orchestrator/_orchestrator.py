@@ -192,10 +192,15 @@ class Orchestrator:
             raise RoutingError(f"a job named {j.name!r} is already declared: give one of them name='...'")
         if self._state is _State.OPEN and j.definition.schedule is not None:
             raise UsageError(f"declare scheduled job {j.name!r} before entering `async with orc`")
-        if j._orc is None:
+        if j._orc is not self:
             rebind_policy(j, self.routing)
         j.bind(self)
         self._jobs[j.name] = j
+
+    @property
+    def running(self) -> bool:
+        """Whether the orchestrator is inside ``async with``."""
+        return self._state is _State.OPEN
 
     @property
     def jobs(self) -> Mapping[str, Job[Any]]:
@@ -395,7 +400,11 @@ class Orchestrator:
             await self.store.append_event(
                 job_id, EventType.PENDING, {"waiting_for": "max_concurrency"}, key="pending"
             )
-        bound.info("job started" if launched else "job pending", channel_id=record.state.get("channel_id"))
+        bound.info(
+            "job started" if launched else "job pending",
+            channel_id=record.state.get("channel_id"),
+            task_id=record.state.get("task_id"),
+        )
         self._spawn(record, holds_slot=launched)
         return JobHandle(self, job_id, j.name, j.route)
 
@@ -521,7 +530,14 @@ class Orchestrator:
         )
         if not finished:
             return
-        bound = log.bind(job_id=record.id, job=record.job_name, route=record.route)
+        state = {**record.state, **(outcome.result or {})}
+        bound = log.bind(
+            job_id=record.id,
+            job=record.job_name,
+            route=record.route,
+            channel_id=state.get("channel_id"),
+            task_id=state.get("task_id"),
+        )
         bound.info(
             "job finished",
             status=outcome.status.value,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -139,6 +140,7 @@ class ScheduleManager:
         j = self._jobs_by_task[task_id]
         now = orc.clock.time()
         started = (execution.created_at or now * 1000) / 1000
+        nonce = f"{orc.replica_id}:{secrets.token_hex(6)}"
         record = JobRecord(
             id=f"job_{execution.id}"[:64],
             job_name=j.name,
@@ -153,13 +155,14 @@ class ScheduleManager:
                 "execution_id": execution.id,
                 "triggered_at": started,
                 "started_at": started,
+                "adopted_by": nonce,
             },
             started_at=started,
             owner=orc.replica_id,
             lease_expires_at=now + orc._lease,
         )
         stored = await orc.store.create_job(record)
-        if stored.id == record.id and stored.owner == orc.replica_id and stored.created_at == now:
+        if stored.state.get("adopted_by") == nonce:  # this call created it (not another replica, not earlier)
             orc._known[stored.id] = (j.name, j.route)
             await orc.store.append_event(
                 stored.id,

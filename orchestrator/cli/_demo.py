@@ -213,7 +213,7 @@ class Demo:
         row.status = "starting"
         try:
             handle = await start()
-        except OrchestratorError as exc:
+        except (OrchestratorError, TimeoutError) as exc:  # TimeoutError: a scheduled run that never started
             row.status, row.text = "error", f"start failed: {exc}"
             return
         row.job_id = handle.id

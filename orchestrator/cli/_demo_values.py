@@ -89,7 +89,7 @@ class DemoRow:
             "expected_status": self.expected,
             "ok": self.ok,
             "skipped": self.skipped,
-            "duration": self.duration,
+            "duration": None if self.duration is None else round(self.duration, 3),
             "bound": self.bound,
             "bound_label": self.bound_label,
             "result_excerpt": excerpt(self.text, 160),

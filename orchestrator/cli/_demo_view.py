@@ -173,7 +173,7 @@ def render_summary(report: DemoReport) -> RenderableType:
             mark,
             fmt_duration(row.duration),
         )
-        text = Text(excerpt(row.text, 160))
+        text = Text(excerpt(row.text, 240))
         if row.note:
             text.append("\n" + row.note, style="dim")
         results.add_row(row.title, text)

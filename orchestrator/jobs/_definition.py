@@ -125,8 +125,12 @@ class Job(Generic[P]):
         return Prompt.coerce(value)
 
     def bind(self, orc: Orchestrator) -> None:
-        if self._orc is not None and self._orc is not orc:
-            raise UsageError(f"job {self.name!r} is already registered with another Orchestrator")
+        """Attach to ``orc``; a job moves to a new orchestrator only once its previous one is not running."""
+        if self._orc is not None and self._orc is not orc and self._orc.running:
+            raise UsageError(
+                f"job {self.name!r} is registered with an Orchestrator that is running; a job belongs to one "
+                "running orchestrator at a time: exit that one first, or declare a second job"
+            )
         self._orc = orc
 
     @property

@@ -1,16 +1,20 @@
-"""What the three stores share: the clock, opening and closing (nested), and holding virtual time."""
+"""What the three stores share: the clock, opening and closing (nested), holding virtual time, lease times and
+the errors that say an operation failed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Self
+from typing import Self, TypeVar
 
 from .._clock import Clock, SystemClock, VirtualClock
-from .._errors import UsageError
+from .._errors import StoreError, UsageError
+from ._codec import check_positive
 
 __all__ = ["NamedLocks", "StoreBase"]
+
+_Handle = TypeVar("_Handle")
 
 
 class StoreBase:
@@ -68,6 +72,32 @@ class StoreBase:
             raise UsageError(
                 f"the store {self.url} is not open: use `async with store:` (or `await store.open()`) first"
             )
+
+    def _live(self, handle: _Handle | None) -> _Handle:
+        """``handle`` (a connection, a pool) if the store is open and has not let it go yet."""
+        self._require_open()
+        if handle is None:
+            raise UsageError(f"the store {self.url} is closing")
+        return handle
+
+    def _lease_times(self, lease_seconds: float) -> tuple[float, float]:
+        """``(now, when a lease taken now ends)``; :class:`UsageError` unless ``lease_seconds`` is positive."""
+        lease = check_positive(lease_seconds, what="lease_seconds")
+        now = self.clock.time()
+        return now, now + lease
+
+    def _failure(self, action: str, why: str) -> StoreError:
+        """The error saying that ``action`` failed in this store, and ``why``."""
+        return StoreError(f"{action} failed in the store {self.url}: {why}")
+
+    def _no_job(self, action: str, job_id: str) -> StoreError:
+        return self._failure(action, f"there is no job {job_id!r}")
+
+    def _duplicate_id(self, action: str) -> StoreError:
+        return self._failure(
+            action,
+            "a job with that id already exists (with another idempotency key); give every job a fresh id",
+        )
 
     def _hold(self) -> contextlib.AbstractContextManager[None]:
         """Stop autojump of a virtual clock while the loop waits on work it cannot see (threads, sockets)."""

@@ -24,7 +24,7 @@ import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from .._clock import Clock
-from .._errors import StoreError, UsageError
+from .._errors import UsageError
 from ._base import StoreBase
 from ._codec import (
     JOB_COLUMNS,
@@ -33,13 +33,18 @@ from ._codec import (
     check_positive,
     dumps,
     event_from_row,
+    event_json,
+    job_change,
     job_from_row,
+    job_outcome,
+    job_values,
+    jobs_oldest_first,
     loads,
-    mapping_json,
 )
 from ._pg_listener import CHANNEL, Listener
 from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
-from ._schema import POSTGRES_MIGRATIONS, Migration, newer_schema_message
+from ._schema import POSTGRES_MIGRATIONS, Migration, apply_migrations
+from ._sql import Params, jobs_where
 from ._translate import translate
 from ._url import parse_postgres_url, quote_ident
 from ._watch import WatchHub
@@ -247,7 +252,6 @@ class PostgresStore(StoreBase):
         self._pool, self._lock_pool = pool, lock_pool
 
     async def _migrate(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
-        known = len(self._migrations)
         with self._errors("preparing the schema"):
             async with pool.acquire() as conn:
                 with self._hold():
@@ -263,22 +267,18 @@ class PostgresStore(StoreBase):
                                 "CREATE TABLE schema_version "
                                 "(version integer PRIMARY KEY, applied_at double precision NOT NULL)"
                             )
-                        current = int(
-                            await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
-                        )
-                        if current > known:
-                            raise StoreError(
-                                f"opening the store {self.url} failed: {newer_schema_message(current, known)}"
-                            )
-                        for version in range(current + 1, known + 1):
-                            for statement in self._migrations[version - 1]:
-                                await conn.execute(statement)
-                            await conn.execute(
+                        current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
+                        await apply_migrations(
+                            self._migrations,
+                            current=int(current),
+                            store=self.url,
+                            execute=conn.execute,
+                            record=lambda version: conn.execute(
                                 "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
                                 version,
                                 self.clock.time(),
-                            )
-                            log.info("applied a store migration", store=self.url, version=version)
+                            ),
+                        )
 
     async def _connect_listener(self) -> asyncpg.Connection[Any]:
         with self._hold(), self._errors(f"connecting the listener to PostgreSQL at {self._target.where}"):
@@ -306,11 +306,7 @@ class PostgresStore(StoreBase):
                 pool.terminate()
 
     def _require_pool(self, *, locks: bool = False) -> asyncpg.Pool[asyncpg.Record]:
-        self._require_open()
-        pool = self._lock_pool if locks else self._pool
-        if pool is None:
-            raise UsageError(f"the store {self.url} is closing")
-        return pool
+        return self._live(self._lock_pool if locks else self._pool)
 
     @contextlib.asynccontextmanager
     async def _conn(self, action: str) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
@@ -324,44 +320,20 @@ class PostgresStore(StoreBase):
     # -- jobs ------------------------------------------------------------------------------------------------
 
     async def create_job(self, record: JobRecord) -> JobRecord:
-        now = self.clock.time()
-        what = f"job {record.id!r}'s"
-        params = (
-            record.id,
-            record.job_name,
-            record.route,
-            JobStatus(record.status).value,
-            now,
-            now,
-            record.idempotency_key,
-            mapping_json(record.spec, what=f"{what} spec") or "{}",
-            mapping_json(record.state, what=f"{what} state") or "{}",
-            mapping_json(record.result, what=f"{what} result"),
-            mapping_json(record.error, what=f"{what} error"),
-            record.parent_id,
-            record.started_at,
-            record.finished_at,
-            record.deadline,
-            record.owner,
-            record.lease_expires_at,
-        )
+        values = job_values(record, now=self.clock.time())
         action = f"creating job {record.id!r}"
         async with self._conn(action) as conn:
             try:
-                row = await conn.fetchrow(_CREATE, *params)
+                row = await conn.fetchrow(_CREATE, *values)
             except asyncpg.UniqueViolationError as exc:
-                raise StoreError(
-                    f"{action} failed in the store {self.url}: a job with that id already exists "
-                    "(with another idempotency key); give every job a fresh id"
-                ) from exc
-            if row is None:
+                raise self._duplicate_id(action) from exc
+            if row is None:  # the idempotency key is taken: that job is the answer
                 row = await conn.fetchrow(
                     f"SELECT {_COLS} FROM jobs WHERE idempotency_key = $1", record.idempotency_key
                 )
                 if row is None:
-                    raise StoreError(
-                        f"{action} failed in the store {self.url}: the job holding its idempotency key was "
-                        "deleted meanwhile; retry"
+                    raise self._failure(
+                        action, "the job holding its idempotency key was deleted meanwhile; retry"
                     )
         return job_from_row(row)
 
@@ -379,25 +351,24 @@ class PostgresStore(StoreBase):
         started_at: float | None = None,
         deadline: float | None = None,
     ) -> JobRecord:
-        patch = mapping_json(state, what=f"job {job_id!r}'s state")
-        new_status = None if status is None else JobStatus(status)
+        change = job_change(job_id, status=status, state=state, started_at=started_at, deadline=deadline)
         action = f"updating job {job_id!r}"
         async with self._conn(action) as conn:
             row = await conn.fetchrow(
                 _UPDATE,
                 job_id,
-                None if new_status is None else new_status.value,
-                patch,
-                None if started_at is None else float(started_at),
-                None if deadline is None else float(deadline),
+                None if change.status is None else change.status.value,
+                change.state,
+                change.started_at,
+                change.deadline,
                 self.clock.time(),
-                new_status is not None and new_status.terminal,
+                change.status is not None and change.status.terminal,
                 TERMINAL_VALUES,
             )
             if row is None:  # unknown, or a terminal job asked to change status
                 row = await conn.fetchrow(f"SELECT {_COLS} FROM jobs WHERE id = $1", job_id)
         if row is None:
-            raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+            raise self._no_job(action, job_id)
         return job_from_row(row)
 
     async def finish_job(
@@ -409,23 +380,16 @@ class PostgresStore(StoreBase):
         error: Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
     ) -> bool:
-        status = JobStatus(status)
-        if not status.terminal:
-            raise UsageError(
-                f"finish_job needs a terminal status (succeeded, failed, ...), got {status.value!r}"
-            )
-        result_json = mapping_json(result, what=f"job {job_id!r}'s result")
-        error_json = mapping_json(error, what=f"job {job_id!r}'s error")
-        patch = mapping_json(state, what=f"job {job_id!r}'s state") or "{}"
+        outcome = job_outcome(job_id, status, result=result, error=error, state=state)
         action = f"finishing job {job_id!r}"
         async with self._conn(action) as conn:
             rows = await conn.fetch(
                 _FINISH,
                 job_id,
-                status.value,
-                result_json,
-                error_json,
-                patch,
+                outcome.status.value,
+                outcome.result,
+                outcome.error,
+                outcome.state or "{}",
                 self.clock.time(),
                 TERMINAL_VALUES,
             )
@@ -433,7 +397,7 @@ class PostgresStore(StoreBase):
                 return True
             exists = await conn.fetchval("SELECT 1 FROM jobs WHERE id = $1", job_id)
         if not exists:
-            raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+            raise self._no_job(action, job_id)
         return False
 
     async def list_jobs(
@@ -445,22 +409,11 @@ class PostgresStore(StoreBase):
         limit: int = 100,
     ) -> list[JobRecord]:
         check_limit(limit)
-        clauses: list[str] = []
-        params: list[Any] = []
-        if statuses is not None:
-            params.append(sorted({JobStatus(s).value for s in statuses}))
-            clauses.append(f"status = ANY(${len(params)}::text[])")
-        if job_name is not None:
-            params.append(job_name)
-            clauses.append(f"job_name = ${len(params)}")
-        if parent_id is not None:
-            params.append(parent_id)
-            clauses.append(f"parent_id = ${len(params)}")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.append(limit)
-        order = f"ORDER BY created_at DESC, insert_order DESC LIMIT ${len(params)}"
+        params = Params(numbered=True)
+        where = jobs_where(params, statuses=statuses, job_name=job_name, parent_id=parent_id)
+        sql = f"SELECT {_COLS} FROM jobs {where} ORDER BY created_at DESC, insert_order DESC LIMIT {params.add(limit)}"
         async with self._conn("listing jobs") as conn:
-            rows = await conn.fetch(f"SELECT {_COLS} FROM jobs {where} {order}", *params)
+            rows = await conn.fetch(sql, *params.values)
         return [job_from_row(row) for row in rows]
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
@@ -480,9 +433,7 @@ class PostgresStore(StoreBase):
     async def append_event(
         self, job_id: str, type: str, data: Mapping[str, Any], *, key: str | None = None
     ) -> JobEvent | None:
-        if not isinstance(type, str) or not type:
-            raise UsageError(f"an event type must be a non-empty string, got {type!r}")
-        payload = mapping_json(data, what=f"the data of a {type!r} event of job {job_id!r}") or "{}"
+        payload = event_json(job_id, type, data)
         now = self.clock.time()
         action = f"appending an event to job {job_id!r}"
         async with self._conn(action) as conn:
@@ -502,12 +453,10 @@ class PostgresStore(StoreBase):
                     if not committed:
                         await transaction.rollback()  # a duplicate key must not consume its seq
         if row is None:
-            raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
-        if row[1] is None:
+            raise self._no_job(action, job_id)
+        if row[1] is None:  # the key was used already
             return None
-        return JobEvent(
-            job_id=job_id, seq=int(row[1]), type=type, data=loads(payload), created_at=now, key=key
-        )
+        return event_from_row(job_id, (row[1], type, payload, now, key))
 
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:
         if limit is not None:
@@ -532,16 +481,14 @@ class PostgresStore(StoreBase):
     # -- leases ----------------------------------------------------------------------------------------------
 
     async def claim_jobs(self, owner: str, *, lease_seconds: float, limit: int = 100) -> list[JobRecord]:
-        lease = check_positive(lease_seconds, what="lease_seconds")
+        now, expires = self._lease_times(lease_seconds)
         check_limit(limit)
-        now = self.clock.time()
         async with self._conn(f"claiming jobs for {owner!r}") as conn:
-            rows = await conn.fetch(_CLAIM, owner, now + lease, TERMINAL_VALUES, now, limit)
-        ordered = sorted(rows, key=lambda row: (row[4], row[-1]))
-        return [job_from_row(row) for row in ordered]
+            rows = await conn.fetch(_CLAIM, owner, expires, TERMINAL_VALUES, now, limit)
+        return jobs_oldest_first(rows)
 
     async def renew_leases(self, owner: str, *, lease_seconds: float) -> int:
-        expires = self.clock.time() + check_positive(lease_seconds, what="lease_seconds")
+        _, expires = self._lease_times(lease_seconds)
         async with self._conn(f"renewing the leases of {owner!r}") as conn:
             status = await conn.execute(
                 "UPDATE jobs SET lease_expires_at = $2 WHERE owner = $1 AND NOT (status = ANY($3::text[]))",

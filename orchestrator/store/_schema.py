@@ -19,7 +19,21 @@ are JSON (``jsonb`` on PostgreSQL, so that a state merge is one atomic ``state |
 
 from __future__ import annotations
 
-__all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS", "Migration", "newer_schema_message"]
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+
+from .._errors import StoreError
+
+__all__ = [
+    "POSTGRES_MIGRATIONS",
+    "SQLITE_MIGRATIONS",
+    "Migration",
+    "apply_migrations",
+    "newer_schema_message",
+]
+
+log = structlog.get_logger(__name__)
 
 Migration = tuple[str, ...]
 """One step: SQL statements run in order, in the migration's transaction."""
@@ -122,3 +136,27 @@ def newer_schema_message(found: int, known: int) -> str:
         "written by a newer orchestrator. Upgrade orchestrator here, or point ORCHESTRATOR_STORE at another "
         "database"
     )
+
+
+async def apply_migrations(
+    migrations: Sequence[Migration],
+    *,
+    current: int,
+    store: str,
+    execute: Callable[[str], Awaitable[object]],
+    record: Callable[[int], Awaitable[object]],
+) -> None:
+    """Bring a database from schema version ``current`` to the last of ``migrations``.
+
+    Runs in the caller's transaction: each missing step's statements go through ``execute``, then
+    ``record(version)`` notes the step in ``schema_version``. :class:`StoreError` (naming the store) if the
+    database is newer than ``migrations`` know.
+    """
+    known = len(migrations)
+    if current > known:
+        raise StoreError(f"opening the store {store} failed: {newer_schema_message(current, known)}")
+    for version in range(current + 1, known + 1):
+        for statement in migrations[version - 1]:
+            await execute(statement)
+        await record(version)
+        log.info("applied a store migration", store=store, version=version)

@@ -28,7 +28,7 @@ import structlog
 import tenacity
 
 from .._clock import Clock
-from .._errors import ConfigurationError, StoreError, UsageError
+from .._errors import ConfigurationError
 from ._base import NamedLocks, StoreBase
 from ._codec import (
     JOB_COLUMNS,
@@ -37,13 +37,18 @@ from ._codec import (
     check_positive,
     dumps,
     event_from_row,
+    event_json,
+    job_change,
     job_from_row,
+    job_outcome,
+    job_values,
+    jobs_oldest_first,
     loads,
-    mapping_json,
 )
 from ._filelock import file_lock, lock_path
 from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
-from ._schema import SQLITE_MIGRATIONS, Migration, newer_schema_message
+from ._schema import SQLITE_MIGRATIONS, Migration, apply_migrations
+from ._sql import Params, jobs_where
 from ._translate import translate
 from ._watch import Mark, WatchHub
 
@@ -53,6 +58,10 @@ log = structlog.get_logger(__name__)
 
 _COLS = ", ".join(JOB_COLUMNS)
 _TERMINAL = ", ".join(f"'{value}'" for value in TERMINAL_VALUES)
+
+_INSERT = (
+    f"INSERT INTO jobs ({_COLS}) VALUES ({', '.join('?' * len(JOB_COLUMNS))}) RETURNING {_COLS}, revision"
+)
 
 _APPEND = """
 INSERT INTO job_events (job_id, seq, type, data, created_at, key)
@@ -78,6 +87,11 @@ WHERE rowid IN (
 )
 RETURNING {_COLS}, rowid
 """
+
+
+def _merged(job_id: str, state: Mapping[str, Any], patch: str | None) -> str:
+    """``state`` with the keys of the JSON object ``patch`` (if any) merged in, as JSON text."""
+    return dumps({**state, **(loads(patch) or {})}, what=f"job {job_id!r}'s state")
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -196,19 +210,16 @@ class SQLiteStore(StoreBase):
                 "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
             )
             rows: Any = await db.execute_fetchall("SELECT coalesce(max(version), 0) FROM schema_version")
-            current, known = int(rows[0][0]), len(self._migrations)
-            if current > known:
-                raise StoreError(
-                    f"opening the store {self.url} failed: {newer_schema_message(current, known)}"
-                )
-            for version in range(current + 1, known + 1):
-                for statement in self._migrations[version - 1]:
-                    await db.execute(statement)
-                await db.execute(
+            await apply_migrations(
+                self._migrations,
+                current=int(rows[0][0]),
+                store=self.url,
+                execute=db.execute,
+                record=lambda version: db.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (version, self.clock.time()),
-                )
-                log.info("applied a store migration", store=self.url, version=version)
+                ),
+            )
             await db.commit()
             done = True
         finally:
@@ -224,10 +235,7 @@ class SQLiteStore(StoreBase):
                     await db.close()
 
     def _connection(self) -> aiosqlite.Connection:
-        self._require_open()
-        if self._db is None:
-            raise UsageError(f"the store {self.url} is closing")
-        return self._db
+        return self._live(self._db)
 
     @contextlib.asynccontextmanager
     async def _use(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
@@ -265,27 +273,7 @@ class SQLiteStore(StoreBase):
     # -- jobs ------------------------------------------------------------------------------------------------
 
     async def create_job(self, record: JobRecord) -> JobRecord:
-        now = self.clock.time()
-        what = f"job {record.id!r}'s"
-        params = (
-            record.id,
-            record.job_name,
-            record.route,
-            JobStatus(record.status).value,
-            now,
-            now,
-            record.idempotency_key,
-            mapping_json(record.spec, what=f"{what} spec") or "{}",
-            mapping_json(record.state, what=f"{what} state") or "{}",
-            mapping_json(record.result, what=f"{what} result"),
-            mapping_json(record.error, what=f"{what} error"),
-            record.parent_id,
-            record.started_at,
-            record.finished_at,
-            record.deadline,
-            record.owner,
-            record.lease_expires_at,
-        )
+        values = job_values(record, now=self.clock.time())
         action = f"creating job {record.id!r}"
         async with self._write(action) as db:
             rows: Any = await db.execute_fetchall(
@@ -296,14 +284,8 @@ class SQLiteStore(StoreBase):
                 if row[-1]:
                     return job_from_row(row)
             if rows:
-                raise StoreError(
-                    f"{action} failed in the store {self.url}: a job with that id already exists "
-                    "(with another idempotency key); give every job a fresh id"
-                )
-            marks = ", ".join("?" * len(JOB_COLUMNS))
-            rows = await db.execute_fetchall(
-                f"INSERT INTO jobs ({_COLS}) VALUES ({marks}) RETURNING {_COLS}, revision", params
-            )
+                raise self._duplicate_id(action)
+            rows = await db.execute_fetchall(_INSERT, values)
         self._hub.notify(record.id, revision=rows[0][-1])
         return job_from_row(rows[0])
 
@@ -321,13 +303,13 @@ class SQLiteStore(StoreBase):
         started_at: float | None = None,
         deadline: float | None = None,
     ) -> JobRecord:
-        patch = loads(mapping_json(state, what=f"job {job_id!r}'s state"))
-        new_status = None if status is None else JobStatus(status)
+        change = job_change(job_id, status=status, state=state, started_at=started_at, deadline=deadline)
+        new_status = change.status
         action = f"updating job {job_id!r}"
         async with self._write(action) as db:
             rows: Any = await db.execute_fetchall(f"SELECT {_COLS} FROM jobs WHERE id = ?", (job_id,))
             if not rows:
-                raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+                raise self._no_job(action, job_id)
             current = job_from_row(rows[0])
             if new_status is not None and current.status.terminal and new_status is not current.status:
                 return current
@@ -339,9 +321,9 @@ class SQLiteStore(StoreBase):
                     WHERE id = ? RETURNING {_COLS}, revision""",
                 (
                     (new_status or current.status).value,
-                    dumps({**current.state, **(patch or {})}, what=f"job {job_id!r}'s state"),
-                    current.started_at if started_at is None else float(started_at),
-                    current.deadline if deadline is None else float(deadline),
+                    _merged(job_id, current.state, change.state),
+                    current.started_at if change.started_at is None else change.started_at,
+                    current.deadline if change.deadline is None else change.deadline,
                     now if ending else current.finished_at,
                     None if ending else current.owner,
                     None if ending else current.lease_expires_at,
@@ -361,19 +343,12 @@ class SQLiteStore(StoreBase):
         error: Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
     ) -> bool:
-        status = JobStatus(status)
-        if not status.terminal:
-            raise UsageError(
-                f"finish_job needs a terminal status (succeeded, failed, ...), got {status.value!r}"
-            )
-        result_json = mapping_json(result, what=f"job {job_id!r}'s result")
-        error_json = mapping_json(error, what=f"job {job_id!r}'s error")
-        patch = loads(mapping_json(state, what=f"job {job_id!r}'s state"))
+        outcome = job_outcome(job_id, status, result=result, error=error, state=state)
         action = f"finishing job {job_id!r}"
         async with self._write(action) as db:
             rows: Any = await db.execute_fetchall("SELECT status, state FROM jobs WHERE id = ?", (job_id,))
             if not rows:
-                raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+                raise self._no_job(action, job_id)
             if JobStatus(rows[0][0]).terminal:
                 return False
             now = self.clock.time()
@@ -382,10 +357,10 @@ class SQLiteStore(StoreBase):
                    updated_at = ?, owner = NULL, lease_expires_at = NULL, revision = revision + 1
                    WHERE id = ? RETURNING revision""",
                 (
-                    status.value,
-                    result_json,
-                    error_json,
-                    dumps({**loads(rows[0][1]), **(patch or {})}, what=f"job {job_id!r}'s state"),
+                    outcome.status.value,
+                    outcome.result,
+                    outcome.error,
+                    _merged(job_id, loads(rows[0][1]), outcome.state),
                     now,
                     now,
                     job_id,
@@ -403,26 +378,15 @@ class SQLiteStore(StoreBase):
         limit: int = 100,
     ) -> list[JobRecord]:
         check_limit(limit)
-        clauses: list[str] = []
-        params: list[Any] = []
-        if statuses is not None:
-            values = sorted({JobStatus(s).value for s in statuses})
-            if not values:
-                return []
-            clauses.append(f"status IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-        if job_name is not None:
-            clauses.append("job_name = ?")
-            params.append(job_name)
-        if parent_id is not None:
-            clauses.append("parent_id = ?")
-            params.append(parent_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        if statuses is not None and not statuses:
+            return []  # no job can match: no need to ask the database
+        params = Params(numbered=False)
+        where = jobs_where(params, statuses=statuses, job_name=job_name, parent_id=parent_id)
+        sql = (
+            f"SELECT {_COLS} FROM jobs {where} ORDER BY created_at DESC, rowid DESC LIMIT {params.add(limit)}"
+        )
         async with self._use("listing jobs") as db:
-            rows: Any = await db.execute_fetchall(
-                f"SELECT {_COLS} FROM jobs {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (*params, limit),
-            )
+            rows: Any = await db.execute_fetchall(sql, params.values)
         return [job_from_row(row) for row in rows]
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
@@ -441,9 +405,7 @@ class SQLiteStore(StoreBase):
     async def append_event(
         self, job_id: str, type: str, data: Mapping[str, Any], *, key: str | None = None
     ) -> JobEvent | None:
-        if not isinstance(type, str) or not type:
-            raise UsageError(f"an event type must be a non-empty string, got {type!r}")
-        payload = mapping_json(data, what=f"the data of a {type!r} event of job {job_id!r}") or "{}"
+        payload = event_json(job_id, type, data)
         now = self.clock.time()
         action = f"appending an event to job {job_id!r}"
         async with self._use(action) as db:
@@ -451,11 +413,11 @@ class SQLiteStore(StoreBase):
             if not rows:
                 exists: Any = await db.execute_fetchall("SELECT 1 FROM jobs WHERE id = ?", (job_id,))
                 if not exists:
-                    raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
-                return None
-        seq = int(rows[0][0])
-        self._hub.notify(job_id, seq=seq)
-        return JobEvent(job_id=job_id, seq=seq, type=type, data=loads(payload), created_at=now, key=key)
+                    raise self._no_job(action, job_id)
+                return None  # the key was used already
+        event = event_from_row(job_id, (rows[0][0], type, payload, now, key))
+        self._hub.notify(job_id, seq=event.seq)
+        return event
 
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:
         if limit is not None:
@@ -482,16 +444,14 @@ class SQLiteStore(StoreBase):
     # -- leases ----------------------------------------------------------------------------------------------
 
     async def claim_jobs(self, owner: str, *, lease_seconds: float, limit: int = 100) -> list[JobRecord]:
-        lease = check_positive(lease_seconds, what="lease_seconds")
+        now, expires = self._lease_times(lease_seconds)
         check_limit(limit)
-        now = self.clock.time()
         async with self._use(f"claiming jobs for {owner!r}") as db:
-            rows: Any = await db.execute_fetchall(_CLAIM, (owner, now + lease, owner, now, limit))
-        rows = sorted(rows, key=lambda row: (row[4], row[-1]))
-        return [job_from_row(row) for row in rows]
+            rows: Any = await db.execute_fetchall(_CLAIM, (owner, expires, owner, now, limit))
+        return jobs_oldest_first(rows)
 
     async def renew_leases(self, owner: str, *, lease_seconds: float) -> int:
-        expires = self.clock.time() + check_positive(lease_seconds, what="lease_seconds")
+        _, expires = self._lease_times(lease_seconds)
         async with self._use(f"renewing the leases of {owner!r}") as db:
             cursor = await db.execute(
                 f"UPDATE jobs SET lease_expires_at = ? WHERE owner = ? AND status NOT IN ({_TERMINAL})",

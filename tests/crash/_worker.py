@@ -93,7 +93,12 @@ class CrashingStore(SQLiteStore):
         started_at: float | None = None,
         deadline: float | None = None,
     ) -> JobRecord:
-        if self._exit_after == "dispatched" and status is JobStatus.RUNNING and state and "channel_id" in state:
+        if (
+            self._exit_after == "dispatched"
+            and status is JobStatus.RUNNING
+            and state
+            and "channel_id" in state
+        ):
             self._exit(job_id)  # launch() calls this right after the platform accepted the dispatch
         return await super().update_job(
             job_id, status=status, state=state, started_at=started_at, deadline=deadline

@@ -1,0 +1,55 @@
+"""SQL text the two SQL stores build alike: a statement's placeholders, and the filter of a job listing.
+
+PostgreSQL (asyncpg) numbers its placeholders (``$1``, ``$2``, ...); SQLite (aiosqlite) takes ``?``. A
+:class:`Params` collects the values while the text is written, in either style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._protocol import JobStatus
+
+__all__ = ["Params", "jobs_where"]
+
+
+class Params:
+    """The values of a statement's placeholders, collected while its text is built.
+
+    Args:
+        numbered: write PostgreSQL's ``$1, $2, ...`` rather than SQLite's ``?``.
+    """
+
+    def __init__(self, *, numbered: bool) -> None:
+        self.values: list[Any] = []
+        self._numbered = numbered
+
+    def add(self, value: Any) -> str:
+        """Take ``value``; the placeholder that stands for it."""
+        self.values.append(value)
+        return f"${len(self.values)}" if self._numbered else "?"
+
+    def one_of(self, column: str, values: list[str]) -> str:
+        """A condition: the text ``column`` equals one of ``values`` (none: it matches no row)."""
+        if self._numbered:
+            return f"{column} = ANY({self.add(values)}::text[])"
+        return f"{column} IN ({', '.join(self.add(value) for value in values)})"
+
+
+def jobs_where(
+    params: Params,
+    *,
+    statuses: Sequence[JobStatus] | None,
+    job_name: str | None,
+    parent_id: str | None,
+) -> str:
+    """The ``WHERE`` clause (or ``""``) of ``list_jobs(statuses=, job_name=, parent_id=)``."""
+    clauses: list[str] = []
+    if statuses is not None:
+        clauses.append(params.one_of("status", sorted({JobStatus(s).value for s in statuses})))
+    if job_name is not None:
+        clauses.append(f"job_name = {params.add(job_name)}")
+    if parent_id is not None:
+        clauses.append(f"parent_id = {params.add(parent_id)}")
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""

@@ -1,0 +1,135 @@
+"""Crash recovery with real processes: a worker killed with SIGKILL, a second one on the same SQLite store.
+
+The local platform runs as its own process, 60 times faster than real time; each worker is a separate process
+(``_worker.py``). Whatever the moment of the crash, every job completes exactly once: one ``succeeded`` status,
+one ``job.succeeded`` event, a gap-free log without duplicate keys, and one run on the platform.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator import EventType, JobStatus
+from orchestrator.store import SQLiteStore
+
+from ._support import (
+    PlatformProcess,
+    Worker,
+    assert_once,
+    assert_one_dispatch_run,
+    assert_one_task_run,
+    channel_history,
+    in_flight,
+    until,
+)
+
+pytestmark = pytest.mark.slow
+
+
+async def test_killed_mid_dispatch_and_mid_task(platform: PlatformProcess, tmp_path: Path) -> None:
+    """Dispatches killed mid-stream and tasks killed mid-run are finished once each by the next worker."""
+    db = tmp_path / "jobs.sqlite3"
+    url = f"sqlite:///{db}"
+    first = await Worker.start(
+        platform, url, tmp_path / "first.err", "--dispatches", "3", "--tasks", "2", "--sleep", "4m"
+    )
+    second: Worker | None = None
+    try:
+        started = await first.expect("started", 5)
+        ids = [line["job_id"] for line in started]
+        async with SQLiteStore(db) as store:
+            await until(lambda: in_flight(store, ids), within=20, what="every job in flight")
+            await first.kill()
+            before = {i: len(await store.events(i)) for i in ids}
+            for job_id in ids:
+                assert (await store.get_job(job_id)) is not None
+                assert (await store.get_job(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+            second = await Worker.start(platform, url, tmp_path / "second.err", "--await-ids", ",".join(ids))
+            results = await second.results(within=40)
+            assert sorted(results) == sorted(ids)
+            for line in started:
+                events = await assert_once(store, line["job_id"], results[line["job_id"]])
+                # the first worker's events are kept; the second one appended after them
+                assert len(events) > before[line["job_id"]]
+        async with platform.client() as client:
+            for line in started:
+                if line["route"] == "dispatch":
+                    await assert_one_dispatch_run(client, line["channel_id"])
+                else:
+                    await assert_one_task_run(client, line["job_id"])
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
+
+
+@pytest.mark.parametrize("exit_after", ["created", "dispatched"])
+async def test_dispatch_that_may_not_have_been_sent(
+    platform: PlatformProcess, tmp_path: Path, exit_after: str
+) -> None:
+    """A worker gone after recording a dispatch (before sending it, or before noting it sent): sent once."""
+    db = tmp_path / "jobs.sqlite3"
+    url = f"sqlite:///{db}"
+    first = await Worker.start(
+        platform,
+        url,
+        tmp_path / "first.err",
+        *("--dispatches", "1", "--sleep", "1m", "--exit-after", exit_after),
+    )
+    second: Worker | None = None
+    try:
+        (exiting,) = await first.expect("exiting")
+        assert await first.wait_exit() == 9
+        job_id = exiting["job_id"]
+        async with SQLiteStore(db) as store:
+            record = await store.get_job(job_id)
+            assert record is not None
+            assert record.status is JobStatus.PENDING
+            channel_id = str(record.spec["channel_id"])
+            async with platform.client() as client:
+                sent = await channel_history(client, channel_id)
+            # the platform has the run exactly when the worker got as far as sending it
+            assert bool(sent) is (exit_after == "dispatched")
+            second = await Worker.start(platform, url, tmp_path / "second.err", "--await-ids", job_id)
+            results = await second.results(within=40)
+            events = await assert_once(store, job_id, results[job_id])
+        assert results[job_id]["channel_id"] == channel_id
+        started = [e for e in events if e.type == EventType.STARTED]
+        assert started[0].data["channel_id"] == channel_id
+        async with platform.client() as client:
+            await assert_one_dispatch_run(client, channel_id)
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
+
+
+async def test_job_recorded_just_before_a_crash_keeps_its_created_event(
+    platform: PlatformProcess, tmp_path: Path
+) -> None:
+    """A job whose process died right after recording it still has ``job.created`` (route, reasons) first."""
+    db = tmp_path / "jobs.sqlite3"
+    url = f"sqlite:///{db}"
+    first = await Worker.start(
+        platform,
+        url,
+        tmp_path / "first.err",
+        *("--dispatches", "1", "--sleep", "1m", "--exit-after", "created"),
+    )
+    second: Worker | None = None
+    try:
+        (exiting,) = await first.expect("exiting")
+        assert await first.wait_exit() == 9
+        job_id = exiting["job_id"]
+        second = await Worker.start(platform, url, tmp_path / "second.err", "--await-ids", job_id)
+        results = await second.results(within=40)
+        async with SQLiteStore(db) as store:
+            events = await assert_once(store, job_id, results[job_id])
+        assert [e.type for e in events][:2] == [EventType.CREATED, EventType.STARTED]
+        assert events[0].data["route"] == "dispatch"
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
