@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Self, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Self, TypeAlias, TypeVar
 
 from .._clock import Clock, SystemClock, VirtualClock
 from .._errors import StoreError, UsageError
-from ._codec import check_positive
+from ._checks import check_positive
 
-__all__ = ["NamedLocks", "StoreBase"]
+__all__ = ["Hold", "NamedLocks", "StoreBase"]
+
+Hold: TypeAlias = Callable[[], contextlib.AbstractContextManager[None]]
+"""A store's hold on a virtual clock (:meth:`StoreBase._hold`), taken while the database works."""
 
 _Handle = TypeVar("_Handle")
 

@@ -1,4 +1,4 @@
-"""What every store shares: JSON encoding, records to rows and back, and argument checks.
+"""What every store shares: JSON encoding, and job records to rows and back.
 
 Every store keeps JSON text (or ``jsonb``) for ``spec``/``state``/``result``/``error``/event data/meta values,
 so what goes in must be JSON-serialisable; the memory store round-trips values through JSON too, so that all
@@ -9,8 +9,7 @@ stored).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from .._errors import StoreError, UsageError
@@ -19,19 +18,10 @@ from ._protocol import TERMINAL_STATUSES, JobEvent, JobRecord, JobStatus
 __all__ = [
     "JOB_COLUMNS",
     "TERMINAL_VALUES",
-    "JobChange",
-    "JobOutcome",
-    "check_limit",
-    "check_positive",
-    "check_terminal",
     "dumps",
     "event_from_row",
-    "event_json",
-    "job_change",
     "job_from_row",
-    "job_outcome",
     "job_values",
-    "jobs_oldest_first",
     "loads",
     "mapping_json",
 ]
@@ -56,8 +46,6 @@ JOB_COLUMNS = (
     "owner",
     "lease_expires_at",
 )
-
-_CREATED_AT = JOB_COLUMNS.index("created_at")
 
 TERMINAL_VALUES: list[str] = sorted(status.value for status in TERMINAL_STATUSES)
 
@@ -148,104 +136,8 @@ def job_values(record: JobRecord, *, now: float) -> tuple[Any, ...]:
     )
 
 
-def jobs_oldest_first(rows: Iterable[Any]) -> list[JobRecord]:
-    """Records from rows of :data:`JOB_COLUMNS` plus a last column of insertion order, oldest first.
-
-    Jobs created at one clock time come in the order they were inserted.
-    """
-    return [job_from_row(row) for row in sorted(rows, key=lambda row: (row[_CREATED_AT], row[-1]))]
-
-
-@dataclass(frozen=True, slots=True)
-class JobChange:
-    """The arguments of ``update_job``, checked; ``None`` leaves a field as it is."""
-
-    status: JobStatus | None
-    state: str | None
-    """The keys to merge into the job's state, as JSON text."""
-    started_at: float | None
-    deadline: float | None
-
-
-def job_change(
-    job_id: str,
-    *,
-    status: JobStatus | None,
-    state: Mapping[str, Any] | None,
-    started_at: float | None,
-    deadline: float | None,
-) -> JobChange:
-    """What ``update_job(job_id, ...)`` asks for; :class:`UsageError` if ``state`` is not a mapping."""
-    patch = mapping_json(state, what=f"job {job_id!r}'s state")
-    return JobChange(
-        status=None if status is None else JobStatus(status),
-        state=patch,
-        started_at=None if started_at is None else float(started_at),
-        deadline=None if deadline is None else float(deadline),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class JobOutcome:
-    """The arguments of ``finish_job``, checked: a terminal status, and JSON text for the rest."""
-
-    status: JobStatus
-    result: str | None
-    error: str | None
-    state: str | None
-    """The keys to merge into the job's state."""
-
-
-def check_terminal(status: JobStatus) -> JobStatus:
-    """``status`` as a :class:`JobStatus` if it is terminal (what ``finish_job`` takes), else :class:`UsageError`."""
-    status = JobStatus(status)
-    if not status.terminal:
-        raise UsageError(f"finish_job needs a terminal status (succeeded, failed, ...), got {status.value!r}")
-    return status
-
-
-def job_outcome(
-    job_id: str,
-    status: JobStatus,
-    *,
-    result: Mapping[str, Any] | None,
-    error: Mapping[str, Any] | None,
-    state: Mapping[str, Any] | None,
-) -> JobOutcome:
-    """What ``finish_job(job_id, status, ...)`` asks for; :class:`UsageError` for a status that is not
-    terminal, or a result, error or state that is not a mapping."""
-    return JobOutcome(
-        status=check_terminal(status),
-        result=mapping_json(result, what=f"job {job_id!r}'s result"),
-        error=mapping_json(error, what=f"job {job_id!r}'s error"),
-        state=mapping_json(state, what=f"job {job_id!r}'s state"),
-    )
-
-
-def event_json(job_id: str, event_type: str, data: Mapping[str, Any]) -> str:
-    """The data of a new ``event_type`` event of job ``job_id`` as JSON text; :class:`UsageError` for an
-    empty type, or data that is not a mapping."""
-    if not isinstance(event_type, str) or not event_type:
-        raise UsageError(f"an event type must be a non-empty string, got {event_type!r}")
-    return mapping_json(data, what=f"the data of a {event_type!r} event of job {job_id!r}") or "{}"
-
-
 def event_from_row(job_id: str, row: Any) -> JobEvent:
     """A :class:`JobEvent` from a ``(seq, type, data, created_at, key)`` row."""
     return JobEvent(
         job_id=job_id, seq=int(row[0]), type=row[1], data=loads(row[2]), created_at=float(row[3]), key=row[4]
     )
-
-
-def check_limit(limit: int, *, what: str = "limit") -> int:
-    """``limit`` if it is a positive int, else :class:`UsageError`."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise UsageError(f"{what} must be a positive integer, got {limit!r}")
-    return limit
-
-
-def check_positive(value: float, *, what: str) -> float:
-    """``value`` as a float if it is a positive number, else :class:`UsageError`."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise UsageError(f"{what} must be a positive number of seconds, got {value!r}")
-    return float(value)

@@ -14,9 +14,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from .._clock import Clock
-from .._errors import StoreError, UsageError
 from ._base import NamedLocks, StoreBase
-from ._codec import check_limit, check_positive, dumps, loads, mapping_json
+from ._checks import check_limit, check_terminal
+from ._codec import dumps, loads, mapping_json
 from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
 from ._watch import WatchHub
 
@@ -59,7 +59,7 @@ class MemoryStore(StoreBase):
     def _job(self, job_id: str, action: str) -> JobRecord:
         record = self._jobs.get(job_id)
         if record is None:
-            raise StoreError(f"{action} failed in the store {self.url}: there is no job {job_id!r}")
+            raise self._no_job(action, job_id)
         return record
 
     # -- jobs ------------------------------------------------------------------------------------------------
@@ -70,10 +70,7 @@ class MemoryStore(StoreBase):
         if existing is not None:
             return self._jobs[existing]
         if record.id in self._jobs:
-            raise StoreError(
-                f"creating job {record.id!r} failed in the store {self.url}: a job with that id already "
-                "exists (with another idempotency key); give every job a fresh id"
-            )
+            raise self._duplicate_id(f"creating job {record.id!r}")
         now = self.clock.time()
         stored = dataclasses.replace(
             record,
@@ -138,11 +135,7 @@ class MemoryStore(StoreBase):
         state: Mapping[str, Any] | None = None,
     ) -> bool:
         self._require_open()
-        status = JobStatus(status)
-        if not status.terminal:
-            raise UsageError(
-                f"finish_job needs a terminal status (succeeded, failed, ...), got {status.value!r}"
-            )
+        status = check_terminal(status)
         record = self._job(job_id, f"finishing job {job_id!r}")
         result_copy = _copy(result, f"job {job_id!r}'s result")
         error_copy = _copy(error, f"job {job_id!r}'s error")
@@ -243,9 +236,8 @@ class MemoryStore(StoreBase):
 
     async def claim_jobs(self, owner: str, *, lease_seconds: float, limit: int = 100) -> list[JobRecord]:
         self._require_open()
-        lease = check_positive(lease_seconds, what="lease_seconds")
+        now, expires = self._lease_times(lease_seconds)
         check_limit(limit)
-        now = self.clock.time()
         claimable = [
             r
             for r in self._jobs.values()
@@ -258,14 +250,14 @@ class MemoryStore(StoreBase):
         claimed = []
         for record in claimable[:limit]:
             record = self._jobs[record.id] = dataclasses.replace(
-                record, owner=owner, lease_expires_at=now + lease
+                record, owner=owner, lease_expires_at=expires
             )
             claimed.append(record)
         return claimed
 
     async def renew_leases(self, owner: str, *, lease_seconds: float) -> int:
         self._require_open()
-        expires = self.clock.time() + check_positive(lease_seconds, what="lease_seconds")
+        _, expires = self._lease_times(lease_seconds)
         renewed = 0
         for record in list(self._jobs.values()):
             if record.owner == owner and not record.status.terminal:

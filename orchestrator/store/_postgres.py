@@ -8,57 +8,31 @@
 - Leases: ``claim_jobs`` takes rows with ``FOR UPDATE SKIP LOCKED``, so concurrent claimers get disjoint jobs.
 - ``lock(name)``: a session advisory lock on a 64-bit hash of the name, on a connection (from a pool kept for
   locks) held for the block.
-- ``?schema=NAME`` in the URL puts the tables in that schema (created if missing), via the connections'
-  ``search_path``.
+- Connections, migrations, ``?schema=NAME`` and error translation: see :mod:`._pg_pools`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import asyncpg
-import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from .._clock import Clock
-from .._errors import UsageError
 from ._base import StoreBase
-from ._codec import (
-    JOB_COLUMNS,
-    TERMINAL_VALUES,
-    check_limit,
-    check_positive,
-    dumps,
-    event_from_row,
-    event_json,
-    job_change,
-    job_from_row,
-    job_outcome,
-    job_values,
-    jobs_oldest_first,
-    loads,
-)
+from ._checks import check_limit, event_json, job_change, job_outcome
+from ._codec import JOB_COLUMNS, TERMINAL_VALUES, dumps, event_from_row, job_from_row, job_values, loads
 from ._pg_listener import CHANNEL, Listener
+from ._pg_pools import Pool, Pools, lock_key
 from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
-from ._schema import POSTGRES_MIGRATIONS, Migration, apply_migrations
-from ._sql import Params, jobs_where
-from ._translate import translate
-from ._url import parse_postgres_url, quote_ident
+from ._schema import POSTGRES_MIGRATIONS, Migration
+from ._sql import Params, jobs_oldest_first, jobs_where
+from ._url import parse_postgres_url
 from ._watch import WatchHub
 
 __all__ = ["PostgresStore"]
-
-log = structlog.get_logger(__name__)
-
-_ERRORS: tuple[type[Exception], ...] = (
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    OSError,
-)
 
 _COLS = ", ".join(JOB_COLUMNS)
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(JOB_COLUMNS) + 1))
@@ -131,14 +105,6 @@ RETURNING {_COLS}, insert_order
 """
 
 
-def lock_key(name: str) -> int:
-    """The advisory lock key of ``name``: a signed 64-bit hash (``hashtext`` has 32 bits: collisions)."""
-    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
-
-
-_MIGRATION_LOCK = lock_key("orchestrator.store:migrate")
-
-
 def _count(status: str) -> int:
     """The row count in a command status such as ``UPDATE 3``."""
     return int(status.rsplit(" ", 1)[-1])
@@ -172,148 +138,42 @@ class PostgresStore(StoreBase):
         connect_timeout: float = 10.0,
     ) -> None:
         super().__init__(clock=clock)
-        self._target = parse_postgres_url(url)
-        self.url = self._target.url
-        self.schema = self._target.schema
-        self._min_size = check_limit(min_size, what="min_size") if min_size else 0
-        self._max_size = check_limit(max_size, what="max_size")
-        self._max_locks = check_limit(max_locks, what="max_locks")
-        if self._min_size > self._max_size:
-            raise UsageError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
-        self._timeout = check_positive(connect_timeout, what="connect_timeout")
-        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
-        # lock() holds a connection for as long as its block runs; giving locks their own pool keeps them from
-        # starving queries, and makes every wait for a query connection a wait for database work only
-        self._lock_pool: asyncpg.Pool[asyncpg.Record] | None = None
+        target = parse_postgres_url(url)
+        self.url = target.url
+        self.schema = target.schema
+        self._pools = Pools(
+            target,
+            clock=self.clock,
+            hold=self._hold,
+            min_size=min_size,
+            max_size=max_size,
+            max_locks=max_locks,
+            connect_timeout=connect_timeout,
+        )
         self._hub = WatchHub(clock=self.clock, store=self.url)
         self._listener = Listener(
-            connect=self._connect_listener, hub=self._hub, clock=self.clock, store=self.url
+            connect=self._pools.connect_listener, hub=self._hub, clock=self.clock, store=self.url
         )
 
     # -- connections -----------------------------------------------------------------------------------------
 
-    def _advice(self, exc: Exception) -> str:
-        where = self._target.where
-        if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
-            return (
-                f"PostgreSQL at {where} refused user {self._target.user or '(default)'}: check the user and "
-                "password in the store URL (ORCHESTRATOR_STORE)"
-            )
-        if isinstance(exc, asyncpg.InvalidCatalogNameError):
-            return f"No such database at {where}: create it (createdb) or fix the name in the store URL"
-        if isinstance(exc, asyncpg.InsufficientPrivilegeError):
-            return "The user lacks a privilege this needs: grant it, or connect as the owner of the schema"
-        if isinstance(exc, asyncpg.UntranslatableCharacterError):
-            return "PostgreSQL jsonb cannot hold the NUL character (\\u0000) in a string: remove it"
-        if isinstance(exc, OSError | asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError):
-            return (
-                f"Cannot connect to PostgreSQL at {where}: check that the server is running and reachable "
-                "there, and the host and port in the store URL (ORCHESTRATOR_STORE)"
-            )
-        if isinstance(exc, asyncpg.InterfaceError):
-            return f"The connection to PostgreSQL at {where} failed: retry, and check the server"
-        return "Retry; if it persists, check the PostgreSQL server log"
-
-    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
-        return translate(
-            action, store=self.url, errors=_ERRORS, advice=self._advice, secrets=self._target.secrets
-        )
-
-    def _settings(self, application: str) -> dict[str, str]:
-        settings = {"application_name": application}
-        if self.schema is not None:
-            settings["search_path"] = quote_ident(self.schema)
-        return settings
-
     async def _connect(self) -> None:
-        with self._hold(), self._errors(f"connecting to PostgreSQL at {self._target.where}"):
-            pool = await asyncpg.create_pool(
-                self._target.dsn,
-                min_size=self._min_size,
-                max_size=self._max_size,
-                timeout=self._timeout,
-                server_settings=self._settings("orchestrator"),
-            )
-        ready = False
-        try:
-            await self._migrate(pool)
-            with self._errors(f"connecting to PostgreSQL at {self._target.where}"):
-                lock_pool = await asyncpg.create_pool(
-                    self._target.dsn,
-                    min_size=0,
-                    max_size=self._max_locks,
-                    timeout=self._timeout,
-                    server_settings=self._settings("orchestrator-lock"),
-                )
-            ready = True
-        finally:
-            if not ready:
-                pool.terminate()
-        self._pool, self._lock_pool = pool, lock_pool
-
-    async def _migrate(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
-        with self._errors("preparing the schema"):
-            async with pool.acquire() as conn:
-                with self._hold():
-                    async with conn.transaction():
-                        # one migrator at a time, across every replica opening at once
-                        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-                        if self.schema is not None and not await conn.fetchval(
-                            "SELECT 1 FROM pg_namespace WHERE nspname = $1", self.schema
-                        ):
-                            await conn.execute(f"CREATE SCHEMA {quote_ident(self.schema)}")
-                        if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
-                            await conn.execute(
-                                "CREATE TABLE schema_version "
-                                "(version integer PRIMARY KEY, applied_at double precision NOT NULL)"
-                            )
-                        current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
-                        await apply_migrations(
-                            self._migrations,
-                            current=int(current),
-                            store=self.url,
-                            execute=conn.execute,
-                            record=lambda version: conn.execute(
-                                "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-                                version,
-                                self.clock.time(),
-                            ),
-                        )
-
-    async def _connect_listener(self) -> asyncpg.Connection[Any]:
-        with self._hold(), self._errors(f"connecting the listener to PostgreSQL at {self._target.where}"):
-            return await asyncpg.connect(
-                self._target.dsn,
-                timeout=self._timeout,
-                server_settings=self._settings("orchestrator-listener"),
-            )
+        await self._pools.open(self._migrations)
 
     async def _disconnect(self) -> None:
         await self._listener.aclose()
         await self._hub.aclose()
-        pools = (self._pool, self._lock_pool)
-        self._pool = self._lock_pool = None
-        for pool in pools:
-            if pool is None:
-                continue
-            try:
-                with self._hold():
-                    await pool.close()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                log.warning(
-                    "closing the PostgreSQL pool failed; terminating it", store=self.url, error=str(exc)
-                )
-                pool.terminate()
+        await self._pools.close()
 
-    def _require_pool(self, *, locks: bool = False) -> asyncpg.Pool[asyncpg.Record]:
-        return self._live(self._lock_pool if locks else self._pool)
+    def _require_pool(self, *, locks: bool = False) -> Pool:
+        return self._live(self._pools.locks if locks else self._pools.queries)
 
     @contextlib.asynccontextmanager
     async def _conn(self, action: str) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
         """A pool connection for one operation, virtual time held throughout (waiting for a connection too:
         the query pool's connections are only ever busy with database work)."""
         pool = self._require_pool()
-        with self._hold(), self._errors(action):
+        with self._hold(), self._pools.errors(action):
             async with pool.acquire() as conn:
                 yield conn
 
@@ -411,9 +271,9 @@ class PostgresStore(StoreBase):
         check_limit(limit)
         params = Params(numbered=True)
         where = jobs_where(params, statuses=statuses, job_name=job_name, parent_id=parent_id)
-        sql = f"SELECT {_COLS} FROM jobs {where} ORDER BY created_at DESC, insert_order DESC LIMIT {params.add(limit)}"
+        order = f"ORDER BY created_at DESC, insert_order DESC LIMIT {params.add(limit)}"
         async with self._conn("listing jobs") as conn:
-            rows = await conn.fetch(sql, *params.values)
+            rows = await conn.fetch(f"SELECT {_COLS} FROM jobs {where} {order}", *params.values)
         return [job_from_row(row) for row in rows]
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
@@ -508,17 +368,17 @@ class PostgresStore(StoreBase):
     async def lock(self, name: str) -> AsyncIterator[None]:
         pool = self._require_pool(locks=True)
         key = lock_key(name)
-        with self._errors(f"taking the lock {name!r}"):
+        with self._pools.errors(f"taking the lock {name!r}"):
             conn = await pool.acquire()
         try:
             # no hold (nor while waiting for a lock-pool connection): waiting for a holder is not database work,
             # and the holder may be waiting on the clock
-            with self._errors(f"taking the lock {name!r}"):
+            with self._pools.errors(f"taking the lock {name!r}"):
                 await conn.execute("SELECT pg_advisory_lock($1)", key)
             try:
                 yield
             finally:
-                with self._hold(), self._errors(f"releasing the lock {name!r}"):
+                with self._hold(), self._pools.errors(f"releasing the lock {name!r}"):
                     await conn.execute("SELECT pg_advisory_unlock($1)", key)
         finally:
             # the pool resets a connection it gets back with pg_advisory_unlock_all(), so even if this task

@@ -1,4 +1,4 @@
-"""SQL text the two SQL stores build alike: a statement's placeholders, and the filter of a job listing.
+"""What the two SQL stores do alike around their SQL: placeholders, the filter of a job listing, claim order.
 
 PostgreSQL (asyncpg) numbers its placeholders (``$1``, ``$2``, ...); SQLite (aiosqlite) takes ``?``. A
 :class:`Params` collects the values while the text is written, in either style.
@@ -6,12 +6,15 @@ PostgreSQL (asyncpg) numbers its placeholders (``$1``, ``$2``, ...); SQLite (aio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._protocol import JobStatus
+from ._codec import JOB_COLUMNS, job_from_row
+from ._protocol import JobRecord, JobStatus
 
-__all__ = ["Params", "jobs_where"]
+__all__ = ["Params", "jobs_oldest_first", "jobs_where"]
+
+_CREATED_AT = JOB_COLUMNS.index("created_at")
 
 
 class Params:
@@ -53,3 +56,9 @@ def jobs_where(
     if parent_id is not None:
         clauses.append(f"parent_id = {params.add(parent_id)}")
     return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def jobs_oldest_first(rows: Iterable[Any]) -> list[JobRecord]:
+    """Records from rows of :data:`~._codec.JOB_COLUMNS` plus a last column of insertion order (the rows an
+    ``UPDATE ... RETURNING`` gives, in no order), oldest first: by ``created_at``, then insertion."""
+    return [job_from_row(row) for row in sorted(rows, key=lambda row: (row[_CREATED_AT], row[-1]))]

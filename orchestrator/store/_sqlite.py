@@ -9,7 +9,8 @@ lock up front, so read-modify-write is atomic across processes; an event append 
 Changes made by this process wake watches at once; changes made by other processes are seen by polling the
 jobs' ``(revision, last seq)`` every ``poll_interval`` while someone waits (see :mod:`._watch`). ``lock()`` is
 an OS file lock next to the database (see :mod:`._filelock`). Durability: ``synchronous=NORMAL``, so a
-committed write survives a crash of the process; a power cut may lose the last transactions.
+committed write survives a crash of the process; a power cut may lose the last transactions. Opening the
+file (pragmas, migrations) and translating sqlite3 errors: see :mod:`._sqlite_open`.
 """
 
 from __future__ import annotations
@@ -18,43 +19,25 @@ import asyncio
 import contextlib
 import json
 import os
-import sqlite3
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import aiosqlite
-import structlog
-import tenacity
 
 from .._clock import Clock
 from .._errors import ConfigurationError
 from ._base import NamedLocks, StoreBase
-from ._codec import (
-    JOB_COLUMNS,
-    TERMINAL_VALUES,
-    check_limit,
-    check_positive,
-    dumps,
-    event_from_row,
-    event_json,
-    job_change,
-    job_from_row,
-    job_outcome,
-    job_values,
-    jobs_oldest_first,
-    loads,
-)
+from ._checks import check_limit, check_positive, event_json, job_change, job_outcome
+from ._codec import JOB_COLUMNS, TERMINAL_VALUES, dumps, event_from_row, job_from_row, job_values, loads
 from ._filelock import file_lock, lock_path
 from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
-from ._schema import SQLITE_MIGRATIONS, Migration, apply_migrations
-from ._sql import Params, jobs_where
-from ._translate import translate
+from ._schema import SQLITE_MIGRATIONS, Migration
+from ._sql import Params, jobs_oldest_first, jobs_where
+from ._sqlite_open import open_database, sqlite_errors
 from ._watch import Mark, WatchHub
 
 __all__ = ["SQLiteStore"]
-
-log = structlog.get_logger(__name__)
 
 _COLS = ", ".join(JOB_COLUMNS)
 _TERMINAL = ", ".join(f"'{value}'" for value in TERMINAL_VALUES)
@@ -92,29 +75,6 @@ RETURNING {_COLS}, rowid
 def _merged(job_id: str, state: Mapping[str, Any], patch: str | None) -> str:
     """``state`` with the keys of the JSON object ``patch`` (if any) merged in, as JSON text."""
     return dumps({**state, **(loads(patch) or {})}, what=f"job {job_id!r}'s state")
-
-
-def _is_busy(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
-
-
-def _advice(exc: Exception) -> str:
-    text = str(exc).lower()
-    if isinstance(exc, OSError) or "unable to open" in text or "readonly" in text:
-        return (
-            "Check that the directory exists or can be created and that this process may write to it, "
-            "or set ORCHESTRATOR_STORE to another sqlite:/// path"
-        )
-    if "locked" in text or "busy" in text:
-        return (
-            "Another connection held the database's write lock for too long: retry, and look for a process "
-            "that keeps a transaction open"
-        )
-    if "not a database" in text or "malformed" in text:
-        return "The file is not a healthy SQLite database: point ORCHESTRATOR_STORE at another file"
-    if "disk" in text or "full" in text:
-        return "Check the free space and the health of the file system"
-    return "Check the database file and retry"
 
 
 class SQLiteStore(StoreBase):
@@ -161,70 +121,17 @@ class SQLiteStore(StoreBase):
     # -- connection ------------------------------------------------------------------------------------------
 
     def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
-        return translate(action, store=self.url, errors=(sqlite3.Error, OSError), advice=_advice)
+        return sqlite_errors(action, store=self.url)
 
     async def _connect(self) -> None:
-        with self._errors("creating the database directory"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._errors("opening the database"):
-            with self._hold():
-                db = await aiosqlite.connect(self.path, isolation_level=None)
-            ready = False
-            try:
-                with self._hold():
-                    await db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-                await self._enable_wal(db)
-                with self._hold():
-                    await db.execute("PRAGMA synchronous = NORMAL")
-                    await db.execute("PRAGMA foreign_keys = ON")
-                    await self._migrate(db)
-                ready = True
-            finally:
-                if not ready:
-                    with self._hold():
-                        await db.close()
-        self._db = db
-
-    async def _enable_wal(self, db: aiosqlite.Connection) -> None:
-        # Switching a new database to WAL needs an exclusive lock, and SQLite fails at once (without the busy
-        # handler) when another connection is switching it at the same moment: retry, pausing on the clock.
-        retrying = tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception(_is_busy),
-            wait=tenacity.wait_exponential(multiplier=0.005, max=0.2),
-            stop=tenacity.stop_after_attempt(30),
-            sleep=self.clock.sleep,
-            reraise=True,
+        self._db = await open_database(
+            self.path,
+            store=self.url,
+            clock=self.clock,
+            hold=self._hold,
+            busy_ms=self._busy_ms,
+            migrations=self._migrations,
         )
-        async for attempt in retrying:
-            with attempt, self._hold():
-                rows: Any = await db.execute_fetchall("PRAGMA journal_mode = WAL")
-        if str(rows[0][0]).lower() != "wal":
-            log.warning("SQLite refused WAL mode", store=self.url, journal_mode=rows[0][0])
-
-    async def _migrate(self, db: aiosqlite.Connection) -> None:
-        await db.execute("BEGIN IMMEDIATE")
-        done = False
-        try:
-            await db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
-            )
-            rows: Any = await db.execute_fetchall("SELECT coalesce(max(version), 0) FROM schema_version")
-            await apply_migrations(
-                self._migrations,
-                current=int(rows[0][0]),
-                store=self.url,
-                execute=db.execute,
-                record=lambda version: db.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                    (version, self.clock.time()),
-                ),
-            )
-            await db.commit()
-            done = True
-        finally:
-            if not done:
-                await db.rollback()
 
     async def _disconnect(self) -> None:
         await self._hub.aclose()
@@ -304,23 +211,22 @@ class SQLiteStore(StoreBase):
         deadline: float | None = None,
     ) -> JobRecord:
         change = job_change(job_id, status=status, state=state, started_at=started_at, deadline=deadline)
-        new_status = change.status
         action = f"updating job {job_id!r}"
         async with self._write(action) as db:
             rows: Any = await db.execute_fetchall(f"SELECT {_COLS} FROM jobs WHERE id = ?", (job_id,))
             if not rows:
                 raise self._no_job(action, job_id)
             current = job_from_row(rows[0])
-            if new_status is not None and current.status.terminal and new_status is not current.status:
-                return current
+            if change.status is not None and current.status.terminal and change.status is not current.status:
+                return current  # a terminal job keeps its status
             now = self.clock.time()
-            ending = new_status is not None and new_status.terminal and not current.status.terminal
+            ending = change.status is not None and change.status.terminal and not current.status.terminal
             rows = await db.execute_fetchall(
                 f"""UPDATE jobs SET status = ?, state = ?, started_at = ?, deadline = ?, finished_at = ?,
                     owner = ?, lease_expires_at = ?, updated_at = ?, revision = revision + 1
                     WHERE id = ? RETURNING {_COLS}, revision""",
                 (
-                    (new_status or current.status).value,
+                    (change.status or current.status).value,
                     _merged(job_id, current.state, change.state),
                     current.started_at if change.started_at is None else change.started_at,
                     current.deadline if change.deadline is None else change.deadline,
@@ -382,11 +288,9 @@ class SQLiteStore(StoreBase):
             return []  # no job can match: no need to ask the database
         params = Params(numbered=False)
         where = jobs_where(params, statuses=statuses, job_name=job_name, parent_id=parent_id)
-        sql = (
-            f"SELECT {_COLS} FROM jobs {where} ORDER BY created_at DESC, rowid DESC LIMIT {params.add(limit)}"
-        )
+        order = f"ORDER BY created_at DESC, rowid DESC LIMIT {params.add(limit)}"
         async with self._use("listing jobs") as db:
-            rows: Any = await db.execute_fetchall(sql, params.values)
+            rows: Any = await db.execute_fetchall(f"SELECT {_COLS} FROM jobs {where} {order}", params.values)
         return [job_from_row(row) for row in rows]
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
