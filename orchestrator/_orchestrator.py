@@ -327,6 +327,7 @@ class Orchestrator:
         route = j.route
         spec: dict[str, Any] = {"args": list(args), "kwargs": kwargs} if _jsonable([args, kwargs]) else {}
         spec["args_stored"] = bool(spec)
+        spec["reasons"] = list(j.explain().reasons)
         if route is Route.TASK:
             if prompt.tools:
                 raise UsageError(
@@ -374,12 +375,7 @@ class Orchestrator:
         record = await self.store.create_job(record)
         self._known[job_id] = (j.name, j.route)
         bound = log.bind(job_id=job_id, job=j.name, route=j.route.value)
-        await self.store.append_event(
-            job_id,
-            EventType.CREATED,
-            {"route": j.route.value, "job_name": j.name, "reasons": list(j.explain().reasons)},
-            key="created",
-        )
+        await self._record_created(record)
         launched = False
         if self._slots_free(j):
             await self._acquire(j, job_id)
@@ -407,6 +403,18 @@ class Orchestrator:
         )
         self._spawn(record, holds_slot=launched)
         return JobHandle(self, job_id, j.name, j.route)
+
+    async def _record_created(self, record: JobRecord) -> None:
+        await self.store.append_event(
+            record.id,
+            EventType.CREATED,
+            {
+                "route": record.route,
+                "job_name": record.job_name,
+                "reasons": list(record.spec.get("reasons") or ()),
+            },
+            key="created",
+        )
 
     async def _acquire(self, j: Job[Any] | None, job_id: str) -> None:
         for limiter in (self._limiter(j), self._global_limiter):
@@ -483,6 +491,8 @@ class Orchestrator:
         ctx = self.context
         while True:
             if record.status is JobStatus.PENDING:
+                # the process may have stopped between recording the job and logging it: log it once
+                await self._record_created(record)
                 if record.state.get("cancel_requested"):
                     await self._finish(record, Outcome.cancelled("cancelled before it started"))
                     return
