@@ -18,7 +18,7 @@ async def test_autojump_skips_to_each_deadline_in_order() -> None:
     clock = VirtualClock(start=0)
     woke: list[tuple[str, float]] = []
 
-    async def sleeper(name: str, delay: float) -> None:
+    async def sleeper(name: str, delay: float | timedelta) -> None:
         await clock.sleep(delay)
         woke.append((name, clock.time()))
 

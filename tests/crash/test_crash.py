@@ -44,8 +44,9 @@ async def test_killed_mid_dispatch_and_mid_task(platform: PlatformProcess, tmp_p
             await first.kill()
             before = {i: len(await store.events(i)) for i in ids}
             for job_id in ids:
-                assert (await store.get_job(job_id)) is not None
-                assert (await store.get_job(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+                record = await store.get_job(job_id)
+                assert record is not None
+                assert record.status is JobStatus.RUNNING
             second = await Worker.start(platform, url, tmp_path / "second.err", "--await-ids", ",".join(ids))
             results = await second.results(within=40)
             assert sorted(results) == sorted(ids)
