@@ -372,10 +372,16 @@ class Orchestrator:
             owner=self.replica_id,
             lease_expires_at=now + self._lease,
         )
-        record = await self.store.create_job(record)
-        self._known[job_id] = (j.name, j.route)
+        # reserved before the record exists: the lease loop must not take this job for an orphan and launch it too
+        self._running.add(job_id)
+        try:
+            record = await self.store.create_job(record)
+            self._known[job_id] = (j.name, j.route)
+            await self._record_created(record)
+        except BaseException:
+            self._running.discard(job_id)
+            raise
         bound = log.bind(job_id=job_id, job=j.name, route=j.route.value)
-        await self._record_created(record)
         launched = False
         if self._slots_free(j):
             await self._acquire(j, job_id)
@@ -387,10 +393,13 @@ class Orchestrator:
                     record, Outcome.failed(f"the platform refused the job: {exc}", code=exc.code)
                 )
                 self._release_slots(j, job_id)
+                self._running.discard(job_id)
                 bound.warning("job start refused by the platform", error=str(exc))
                 raise
             except BaseException:
+                # not refused: the job stays recorded; its supervisor (here, or after a restart) finishes it
                 self._release_slots(j, job_id)
+                self._running.discard(job_id)
                 raise
         else:
             await self.store.append_event(
@@ -401,7 +410,7 @@ class Orchestrator:
             channel_id=record.state.get("channel_id"),
             task_id=record.state.get("task_id"),
         )
-        self._spawn(record, holds_slot=launched)
+        self._spawn(record, holds_slot=launched, reserved=True)
         return JobHandle(self, job_id, j.name, j.route)
 
     async def _record_created(self, record: JobRecord) -> None:
@@ -429,8 +438,9 @@ class Orchestrator:
                 except RuntimeError:
                     pass
 
-    def _spawn(self, record: JobRecord, *, holds_slot: bool) -> None:
-        if record.id in self._running or self._tg is None:
+    def _spawn(self, record: JobRecord, *, holds_slot: bool, reserved: bool = False) -> None:
+        """Supervise ``record`` in this process, once (``reserved``: the caller already holds its place)."""
+        if self._tg is None or (record.id in self._running and not reserved):
             return
         self._running.add(record.id)
         self._tg.start_soon(self._supervise, record.id, holds_slot)
