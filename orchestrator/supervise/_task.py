@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from .._clock import Clock, move_on_after
-from .._errors import AuthenticationError, OrchestratorError, RateLimitedError
+from .._errors import AuthenticationError, NotFoundError, OrchestratorError, RateLimitedError
 from ..jobs._events import EventType
 from ..platform import PlatformClient, TaskExecution
 from ..store._protocol import JobRecord, JobStatus
@@ -180,6 +180,13 @@ class TaskSupervisor:
                     execution = None
                 except AuthenticationError as exc:
                     return Outcome.failed(f"the platform refused the credential: {exc}", retryable=False)
+                except NotFoundError as exc:
+                    # the task (or its executions) is gone: nothing will ever end this run on the platform
+                    return Outcome.failed(
+                        f"task {self._task_id} was not found on the platform (deleted, or expired): {exc.message}",
+                        code=exc.code,
+                        retryable=False,
+                    )
                 except OrchestratorError as exc:
                     self._log.info("execution poll failed", error=excerpt(str(exc)))
                     waiter.failures += 1
