@@ -101,7 +101,7 @@ class Worker:
                 sys.executable,
                 "-m",
                 "tests.crash._worker",
-                *("--platform", platform.url, "--token", platform.token, "--store", store),
+                *("--platform", platform.url, f"--token={platform.token}", "--store", store),
                 *("--scale", f"{SCALE:g}", "--lease", f"{lease:g}"),
                 *args,
                 cwd=ROOT,

@@ -18,7 +18,7 @@ _POSTGRES = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
     """The local platform, time-scaled, as its own process (shared by the crash tests; jobs never collide)."""
-    served = start_platform(secrets.token_urlsafe(24), tmp_path_factory.mktemp("platform") / "platform.log")
+    served = start_platform(secrets.token_hex(24), tmp_path_factory.mktemp("platform") / "platform.log")
     try:
         yield served
     finally:

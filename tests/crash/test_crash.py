@@ -7,6 +7,7 @@ one ``job.succeeded`` event, a gap-free log without duplicate keys, and one run 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ async def test_killed_mid_dispatch_and_mid_task(platform: PlatformProcess, tmp_p
     db = tmp_path / "jobs.sqlite3"
     url = f"sqlite:///{db}"
     first = await Worker.start(
-        platform, url, tmp_path / "first.err", "--dispatches", "3", "--tasks", "2", "--sleep", "4m"
+        platform, url, tmp_path / "first.err", "--dispatches", "3", "--tasks", "2", "--sleep", "6m"
     )
     second: Worker | None = None
     try:
@@ -55,11 +56,14 @@ async def test_killed_mid_dispatch_and_mid_task(platform: PlatformProcess, tmp_p
                 # the first worker's events are kept; the second one appended after them
                 assert len(events) > before[line["job_id"]]
         async with platform.client() as client:
-            for line in started:
-                if line["route"] == "dispatch":
-                    await assert_one_dispatch_run(client, line["channel_id"])
-                else:
-                    await assert_one_task_run(client, line["job_id"])
+            await asyncio.gather(
+                *(
+                    assert_one_dispatch_run(client, line["channel_id"])
+                    if line["route"] == "dispatch"
+                    else assert_one_task_run(client, line["job_id"])
+                    for line in started
+                )
+            )
     finally:
         await first.stop()
         if second is not None:

@@ -7,6 +7,7 @@ time; the lease is ``LEASE`` real seconds. A replica supervising jobs renews its
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from pathlib import Path
@@ -81,11 +82,14 @@ async def test_replica_takes_over_a_killed_replica(
             for job_id, result in results.items():
                 await assert_once(store, job_id, result)
         async with platform.client() as client:
-            for line in [*a_started, b_started]:
-                if line["route"] == "dispatch":
-                    await assert_one_dispatch_run(client, line["channel_id"])
-                else:
-                    await assert_one_task_run(client, line["job_id"])
+            await asyncio.gather(
+                *(
+                    assert_one_dispatch_run(client, line["channel_id"])
+                    if line["route"] == "dispatch"
+                    else assert_one_task_run(client, line["job_id"])
+                    for line in [*a_started, b_started]
+                )
+            )
     finally:
         await a.stop()
         await b.stop()
