@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stream_decode.py
 	$(BIN)/python bench/local_platform.py
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/supervise.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
