@@ -372,6 +372,15 @@ class Orchestrator:
             owner=self.replica_id,
             lease_expires_at=now + self._lease,
         )
+        await self._admit(j, record)
+        return JobHandle(self, job_id, j.name, j.route)
+
+    async def _admit(self, j: Job[Any], record: JobRecord) -> JobRecord:
+        """Record a new job, start it on the platform (or hold it pending for a slot), and supervise it here.
+
+        Raises the platform's error when it refuses the job (the job is then recorded as failed).
+        """
+        job_id = record.id
         # reserved before the record exists: the lease loop must not take this job for an orphan and launch it too
         self._running.add(job_id)
         try:
@@ -411,7 +420,7 @@ class Orchestrator:
             task_id=record.state.get("task_id"),
         )
         self._spawn(record, holds_slot=launched, reserved=True)
-        return JobHandle(self, job_id, j.name, j.route)
+        return record
 
     async def _record_created(self, record: JobRecord) -> None:
         await self.store.append_event(

@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from .._errors import CeilingExceeded, JobCancelled, JobError, JobFailed, PlatformError, UsageError
+from .._errors import CeilingExceeded, JobCancelled, JobError, JobFailed, UsageError
 from ..jobs._events import EventType
 from ..jobs._routing import Route
 from ..store._protocol import JobRecord, JobStatus
-from ..supervise._context import Outcome, excerpt
-from ..supervise._launch import launch
+from ..supervise._context import excerpt
 from ._doc import PlanDoc, load_doc, plan_lock, save_doc
 from ._events import PlanEvent
 from ._planner import PLAN_TOOL, place_proposal
@@ -54,54 +53,30 @@ async def start_attempt(
     prompt = await j.prompt(**kwargs)
     spec = {**orc._build_spec(j, prompt, (), kwargs), "plan_id": doc.id}
     now = orc.clock.time()
-    fresh = await store.get_job(attempt_id) is None
-    record = await store.create_job(
-        JobRecord(
-            id=attempt_id,
-            job_name=PLAN_JOB,
-            route=Route.DISPATCH.value,
-            status=JobStatus.PENDING,
-            created_at=now,
-            updated_at=now,
-            idempotency_key=f"{doc.id}:attempt:{n}",
-            spec=spec,
-            owner=orc.replica_id,
-            lease_expires_at=now + orc._lease,
-        )
+    spec["reasons"] = [f"planning run {n} of plan {doc.id}: a dispatch offering the {PLAN_TOOL} tool"]
+    template = JobRecord(
+        id=attempt_id,
+        job_name=PLAN_JOB,
+        route=Route.DISPATCH.value,
+        status=JobStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+        idempotency_key=f"{doc.id}:attempt:{n}",
+        spec=spec,
+        owner=orc.replica_id,
+        lease_expires_at=now + orc._lease,
     )
+    fresh = await store.get_job(attempt_id) is None
     doc.attempts.append(attempt_id)
     doc.status, doc.error = "planning", None
     await save_doc(store, doc)
-    orc._known[attempt_id] = (PLAN_JOB, Route.DISPATCH)
     if not fresh:
+        # recorded before (by a run of this plan that stopped): supervise it, do not start it again
+        record = await store.create_job(template)
+        orc._known[attempt_id] = (PLAN_JOB, Route.DISPATCH)
         orc._spawn(record, holds_slot=False)
         return
-    reasons = [f"planning run {n} of plan {doc.id}: a dispatch offering the {PLAN_TOOL} tool"]
-    await store.append_event(
-        attempt_id,
-        EventType.CREATED,
-        {"route": "dispatch", "job_name": PLAN_JOB, "reasons": reasons},
-        key="created",
-    )
-    if not orc._slots_free(j):
-        await store.append_event(
-            attempt_id, EventType.PENDING, {"waiting_for": "max_concurrency"}, key="pending"
-        )
-        orc._spawn(record, holds_slot=False)
-        return
-    await orc._acquire(j, attempt_id)
-    try:
-        record = await launch(orc.context, record)
-    except PlatformError as exc:
-        await orc._finish(
-            record, Outcome.failed(f"the platform refused the planning run: {exc}", code=exc.code)
-        )
-        orc._release_slots(j, attempt_id)
-        raise
-    except BaseException:
-        orc._release_slots(j, attempt_id)
-        raise
-    orc._spawn(record, holds_slot=True)
+    await orc._admit(j, template)
 
 
 async def _called_tool(orc: Orchestrator, attempt_id: str) -> bool:
