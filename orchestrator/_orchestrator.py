@@ -485,9 +485,13 @@ class Orchestrator:
             await self._run_to_end(record, j)
         except Exception as exc:  # a bug or a store failure must fail this job, not every job of the process
             log.exception("supervision failed", job_id=job_id, error=str(exc))
-            record = await self.store.get_job(job_id)
-            if record is not None and not record.status.terminal:
-                await self._finish(record, Outcome.failed(f"supervision failed: {exc}", retryable=False))
+            try:
+                record = await self.store.get_job(job_id)
+                if record is not None and not record.status.terminal:
+                    await self._finish(record, Outcome.failed(f"supervision failed: {exc}", retryable=False))
+            except OrchestratorError as again:
+                # the store itself is failing: the job stays unfinished and leased; the next claim retries it
+                log.error("could not record the supervision failure", job_id=job_id, error=str(again))
         finally:
             self._running.discard(job_id)
             if holds_slot:
