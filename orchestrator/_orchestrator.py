@@ -540,11 +540,11 @@ class Orchestrator:
                 if record.route == "dispatch":
                     state["channel_id"] = f"{record.spec['channel_id']}-r{attempt + 1}"
                 elif record.route == "task":
-                    state.update(triggered_at=None, execution_id=None)
+                    # launch() triggers the task again unless a run newer than this one already exists
+                    latest = await self.store.get_job(record.id)  # the supervisor noted the execution there
+                    previous = (latest or record).state.get("execution_id")
+                    state.update(triggered_at=None, execution_id=None, previous_execution=previous)
                 record = await self.store.update_job(record.id, status=JobStatus.PENDING, state=state)
-                if record.route == "task":
-                    await ctx.client.tasks.trigger(str(record.state["task_id"]))
-                    record = await self.store.update_job(record.id, state={"triggered_at": self.clock.time()})
                 continue
             await self._finish(record, outcome)
             return

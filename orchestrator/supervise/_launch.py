@@ -101,9 +101,12 @@ async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
                 task_id = await ctx.client.tasks.create(body)
             record = await ctx.store.update_job(record.id, state={"task_id": task_id})
         if not record.state.get("triggered_at"):
+            # triggered already (by a process that stopped before noting it)? Then the newest execution is a
+            # new one: not the run a retry replaces
+            previous = record.state.get("previous_execution")
             has_run = False
-            async for _ in ctx.client.tasks.executions(str(task_id), take=1):
-                has_run = True
+            async for execution in ctx.client.tasks.executions(str(task_id), take=1):
+                has_run = execution.id != previous
                 break
             if not has_run:
                 await ctx.client.tasks.trigger(str(task_id))

@@ -204,8 +204,9 @@ class TaskSupervisor:
                 if execution.id == self._execution_id:
                     return execution
                 continue
-            if (execution.created_at or 0) >= self._triggered_ms:
-                newest = execution if newest is None else newest
+            previous = self._state.get("previous_execution")
+            if execution.id != previous and (previous or (execution.created_at or 0) >= self._triggered_ms):
+                newest = execution
             break
         if newest is not None and self._execution_id is None:
             self._execution_id = newest.id

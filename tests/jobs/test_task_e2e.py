@@ -191,3 +191,25 @@ async def test_stateful_interactive_chat(harness: Harness) -> None:
     async with harness.platform.client() as client:
         messages = [m async for m in client.conversations.messages(conversation.id, order="asc")]
     assert [m.type for m in messages] == ["user", "bot", "user", "bot"]
+
+
+async def test_task_retries_trigger_the_same_task_again(harness: Harness) -> None:
+    """retries=1 on a task job triggers its task once more after a failed run; both runs are tracked."""
+    orc = harness.orchestrator()
+
+    @orc.job(runtime="1h", cancellable=True, retries=1)
+    def flaky_task() -> str:
+        return '[[sleep 5m]] [[fail "upstream down"]]'
+
+    async with orc:
+        handle = await flaky_task.start()
+        with pytest.raises(JobFailed, match="upstream down"):
+            await handle.result()
+        events = [e async for e in handle.events()]
+        record = await handle.record()
+    assert [e.data["attempt"] for e in events if e.type == EventType.RETRY] == [2]
+    seen = {e.data["execution_id"] for e in events if e.type == EventType.TASK_EXECUTION}
+    async with harness.platform.client() as client:
+        executions = [e async for e in client.tasks.executions(str(record.state["task_id"]))]
+    assert len(executions) == 2
+    assert seen == {e.id for e in executions}
