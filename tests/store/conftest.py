@@ -6,44 +6,27 @@ or the URL in ``ORCHESTRATOR_TEST_POSTGRES``). Each test gets a fresh random sch
 
 from __future__ import annotations
 
-import asyncio
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from orchestrator import VirtualClock
 from orchestrator.store import JobRecord, JobStatus, JobStore, MemoryStore, PostgresStore, SQLiteStore
 
+from .._postgres import base_url, drop_schema
+
 START = 1_700_000_000.0
 POLL = 0.5
-
-_CANDIDATES = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
-
-
-async def _first_reachable(urls: tuple[str, ...]) -> str:
-    failures = []
-    for url in urls:
-        try:
-            conn = await asyncpg.connect(url, timeout=5)
-        except (OSError, asyncpg.PostgresError) as exc:
-            failures.append(f"{url}: {exc}")
-            continue
-        await conn.close()
-        return url
-    raise RuntimeError("no PostgreSQL server for the store tests: " + "; ".join(failures))
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """The base URL of the test PostgreSQL database (no schema)."""
-    configured = os.environ.get("ORCHESTRATOR_TEST_POSTGRES")
-    return asyncio.run(_first_reachable((configured,) if configured else _CANDIDATES))
+    return base_url()
 
 
 @pytest.fixture
@@ -51,11 +34,7 @@ async def pg_schema(postgres_url: str) -> AsyncIterator[str]:
     """A fresh schema name (the store creates it), dropped after the test."""
     schema = f"t_{secrets.token_hex(6)}"
     yield schema
-    conn = await asyncpg.connect(postgres_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    await drop_schema(postgres_url, schema)
 
 
 @dataclass
