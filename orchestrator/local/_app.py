@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
-from . import _bots, _channel_api, _completions, _conversations, _dispatch, _eventlog, _tasks
-from ._core import Core
+from . import _bots, _channel_api, _completions, _conversations, _dispatch, _eventlog_api, _tasks
 from ._errors import BearerAuth, error_body, exception_handlers
 from ._faults import Faults, FaultsMiddleware
+from ._services import Services
 from ._wire import json_response
 
 __all__ = ["PREFIXES", "build_app"]
@@ -23,7 +23,7 @@ PREFIXES = ("/v1", "/api/v1")
 
 
 def _routes() -> list[BaseRoute]:
-    modules = (_completions, _dispatch, _conversations, _channel_api, _bots, _tasks, _eventlog)
+    modules = (_completions, _dispatch, _conversations, _channel_api, _bots, _tasks, _eventlog_api)
     return [route for module in modules for route in module.routes()]
 
 
@@ -31,8 +31,9 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return json_response(error_body(500, f"Internal error in the local platform: {exc!r}"), 500)
 
 
-def build_app(core: Core, *, token: str, faults: Callable[[], Faults]) -> Starlette:
-    """The platform's Starlette app (``app.state.core`` is ``core``)."""
+def build_app(services: Services, *, token: str, faults: Callable[[], Faults]) -> Starlette:
+    """The platform's Starlette app (``app.state.services`` is ``services``, ``app.state.core`` its core)."""
+    core = services.core
     handlers: dict[Any, Any] = {**exception_handlers, Exception: _internal_error}
     app = Starlette(
         routes=[Mount(prefix, routes=_routes()) for prefix in PREFIXES],
@@ -43,4 +44,5 @@ def build_app(core: Core, *, token: str, faults: Callable[[], Faults]) -> Starle
         exception_handlers=handlers,
     )
     app.state.core = core
+    app.state.services = services
     return app

@@ -24,6 +24,7 @@ from ._conversations import conversation
 from ._core import Core, core_of
 from ._errors import bad_request, error_body
 from ._runs import Kill, Outcome, Run, RunSpec
+from ._services import Services, services_of
 from ._wire import EventStream, Format, Frame, dumps, json_response, negotiate
 
 __all__ = ["build_request", "conversation_bot", "routes"]
@@ -96,11 +97,12 @@ def _result(outcome: Outcome, *, with_id: bool, with_end: bool = True) -> dict[s
 
 
 async def _respond(request: Request, spec: RunSpec, render: Render) -> Response:
-    core = core_of(request)
+    services = services_of(request)
+    core = services.core
     fmt = negotiate(request)
     if fmt is not Format.JSON:
-        return _stream(core, spec, fmt)
-    run = core.engine.start(spec)
+        return _stream(services, spec, fmt)
+    run = services.engine.start(spec)
     async with move_on_after(core.clock, core.settings.json_commit_after):
         await run.done.wait()
     if not run.done.is_set():
@@ -112,10 +114,11 @@ async def _respond(request: Request, spec: RunSpec, render: Render) -> Response:
     return json_response(render(outcome))
 
 
-def _stream(core: Core, spec: RunSpec, fmt: Format) -> Response:
+def _stream(services: Services, spec: RunSpec, fmt: Format) -> Response:
+    core = services.core
     subscriber = Subscriber()
     spec.sinks.append(lambda type, data, at: subscriber.push(Frame(type, data, created_at=at)))
-    run = core.engine.start(spec, on_done=lambda _run: subscriber.close())
+    run = services.engine.start(spec, on_done=lambda _run: subscriber.close())
     clock, interval = core.clock, core.settings.ping_interval
     timer: list[TimerHandle] = []
 

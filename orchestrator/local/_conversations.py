@@ -13,6 +13,7 @@ from ._channel_api import history_length, subscription
 from ._core import Core, core_of, monitor_channel
 from ._errors import bad_request
 from ._lists import ListQuery, id_filter, list_response, select
+from ._services import services_of
 from ._wire import json_response
 
 __all__ = ["routes"]
@@ -49,7 +50,7 @@ async def create(request: Request) -> Response:
     record: dict[str, Any] = {"id": core.state.ids(), "createdAt": now, "updatedAt": now}
     _apply(core, record, body, update=False)
     core.state.conversations.put(record)
-    core.scheduler.watch_expiry("conversation", record)
+    services_of(request).scheduler.watch_expiry("conversation", record)
     answer: dict[str, Any] = {"id": record["id"]}
     if messages:
         stored = [core.add_message(record["id"], m["type"], m["text"], meta=m.get("meta")) for m in messages]
@@ -75,7 +76,7 @@ async def update(request: Request) -> Response:
     _apply(core, record, body, update=True)
     record["updatedAt"] = core.now_ms()
     core.state.conversations.touch(record)
-    core.scheduler.watch_expiry("conversation", record)
+    services_of(request).scheduler.watch_expiry("conversation", record)
     return json_response({"id": record["id"]})
 
 

@@ -1,9 +1,14 @@
-"""The platform's shared core: settings, clock, records, channels, and the helpers every endpoint uses."""
+"""The platform's shared core: settings, clock, records, channels, and the helpers every endpoint uses.
+
+The bottom of ``local/``: the core owns the state and the clock and imports no engine or route. The engines
+(run engine, dispatches, task runner, scheduler, event log) are built on top of it and receive each other at
+construction (see :mod:`._services`); routes reach them through :func:`._services.services_of`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 from starlette.requests import Request
@@ -12,16 +17,9 @@ from .._clock import Clock
 from ._agent import Agent
 from ._channels import ChannelHub
 from ._errors import ApiError
+from ._faults import Faults
 from ._state import State
 from ._wire import Frame
-
-if TYPE_CHECKING:
-    from ._dispatch import Dispatches
-    from ._engine import RunEngine
-    from ._eventlog import EventLog
-    from ._faults import Faults
-    from ._scheduler import Scheduler
-    from ._taskruns import TaskRunner
 
 __all__ = ["MONITOR_TYPES", "Core", "Settings", "core_of"]
 
@@ -57,13 +55,7 @@ class Settings:
 
 
 class Core:
-    """Everything an endpoint needs, reachable as ``request.app.state.core``."""
-
-    engine: RunEngine
-    dispatches: Dispatches
-    tasks: TaskRunner
-    eventlog: EventLog
-    scheduler: Scheduler
+    """The platform's state, clock and channels, reachable as ``request.app.state.core``."""
 
     def __init__(
         self, *, clock: Clock, settings: Settings, agent: Agent, state: State, faults: Faults

@@ -1,25 +1,18 @@
 """The event log: ``task.interact`` (started), ``task.interact.completed`` (success or failure),
 ``task.interact.aborted`` (canceled, killed, no bot) and ``task.interact.skipped`` items, kept as records and
-pushed live to ``/event/log/subscribe``; listed by ``/event/log/list``."""
+pushed live to ``/event/log/subscribe``; listed by ``/event/log/list`` (routes in :mod:`._eventlog_api`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
-
-from ._body import read_body
-from ._channel_api import history_length, subscription
-from ._core import Core, core_of
-from ._lists import ListQuery, id_filter, list_response, select
+from ._core import Core
 from ._wire import Frame
 
-__all__ = ["EVENT_TYPES", "EventLog", "routes"]
+__all__ = ["CHANNEL", "EVENT_TYPES", "EventLog"]
 
 EVENT_TYPES = ("task.interact", "task.interact.completed", "task.interact.aborted", "task.interact.skipped")
-_CHANNEL = "\0eventlog"
+CHANNEL = "\0eventlog"
 _KEEP = 10_000
 
 
@@ -56,31 +49,5 @@ class EventLog:
         events.put(record)
         while len(events) > _KEEP:
             events.delete(next(iter(events.items)))
-        core.hub.publish(_CHANNEL, Frame("item", record), now=core.clock.time(), keep=False)
+        core.hub.publish(CHANNEL, Frame("item", record), now=core.clock.time(), keep=False)
         return record
-
-
-async def subscribe(request: Request) -> Response:
-    """``POST /event/log/subscribe {historyLength?}``: the last N items, then live ones."""
-    body = await read_body(request)
-    count = history_length(body)
-    stored = list(core_of(request).state.events)[-count:] if count else []
-    prefix = [Frame("item", record) for record in stored]
-    return subscription(request, _CHANNEL, history=0, prefix=prefix)
-
-
-async def list_events(request: Request) -> Response:
-    """``GET /event/log/list``: ``{items, cursor}``; filters ``taskId``, ``type`` (comma-separated)."""
-    query = ListQuery.from_request(request)
-    core = core_of(request)
-    items = select(
-        core.state.events, query, [id_filter(request, "taskId", "taskId"), id_filter(request, "type", "type")]
-    )
-    return list_response(request, items, query)
-
-
-def routes() -> list[BaseRoute]:
-    return [
-        Route("/event/log/subscribe", subscribe, methods=["POST"]),
-        Route("/event/log/list", list_events, methods=["GET"]),
-    ]

@@ -16,16 +16,12 @@ from .._clock import Clock, SystemClock, to_seconds
 from ._agent import Agent
 from ._app import build_app
 from ._core import Core, Settings
-from ._dispatch import Dispatches
-from ._engine import RunEngine
-from ._eventlog import EventLog
 from ._faults import Faults
 from ._persist import SqliteState
-from ._scheduler import Scheduler
 from ._server import EmbeddedServer, bind_socket, quiet_injected_drops
+from ._services import Services
 from ._simulated import SimulatedAgent
 from ._state import State
-from ._taskruns import TaskRunner
 
 if TYPE_CHECKING:
     from ..platform import PlatformClient
@@ -94,13 +90,9 @@ class LocalPlatform:
             state=State(),
             faults=self._faults,
         )
-        core.engine = RunEngine(core)
-        core.tasks = TaskRunner(core)
-        core.eventlog = EventLog(core)
-        core.scheduler = Scheduler(core)
-        core.dispatches = Dispatches(core)
+        self._services = services = Services.compose(core)
         self._core = core
-        self._app = build_app(core, token=self._token, faults=lambda: self._faults)
+        self._app = build_app(services, token=self._token, faults=lambda: self._faults)
         self._base_url: str | None = None
         self._stack: AsyncExitStack | None = None
         self._entered = False
@@ -139,7 +131,7 @@ class LocalPlatform:
     @property
     def active_runs(self) -> int:
         """How many agent runs are in progress."""
-        return len(self._core.engine.active)
+        return len(self._services.engine.active)
 
     def client(self, **kwargs: Any) -> PlatformClient:
         """A ``PlatformClient`` bound to this platform (same clock); ``kwargs`` go to its constructor."""
@@ -166,7 +158,7 @@ class LocalPlatform:
                 store = SqliteState(self._state_path)
                 store.open(core.state)
                 stack.callback(store.close)
-                core.tasks.recover()
+                self._services.tasks.recover()
             else:
                 store = None
             quiet_injected_drops()
@@ -182,10 +174,10 @@ class LocalPlatform:
             stack.callback(runs.cancel_scope.cancel)
             stack.callback(self._begin_close)
             core.task_group = runs
-            runs.start_soon(core.scheduler.run)
+            runs.start_soon(self._services.scheduler.run)
             if store is not None:
                 runs.start_soon(store.run)
-            core.scheduler.restore()
+            self._services.scheduler.restore()
         except BaseException:
             await stack.aclose()
             raise

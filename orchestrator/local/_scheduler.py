@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
@@ -25,7 +25,7 @@ from croniter import croniter
 
 from ._core import Core
 
-__all__ = ["PRESETS", "Scheduler", "next_run", "validate_schedule", "zone"]
+__all__ = ["PRESETS", "DueTasks", "Scheduler", "next_run", "validate_schedule", "zone"]
 
 log = structlog.get_logger(__name__)
 
@@ -99,14 +99,35 @@ def next_run(expression: str | None, timezone: str | None, after: float) -> floa
     return float(following.timestamp())
 
 
+class DueTasks(Protocol):
+    """What the scheduler does to a task when its time comes (the task runner, bound at composition)."""
+
+    def trigger(self, task_id: str) -> None: ...
+
+    def delete(self, task_id: str) -> None: ...
+
+
 class Scheduler:
     """Runs in the platform's task group while the platform is up."""
 
     def __init__(self, core: Core) -> None:
         self._core = core
+        self._tasks: DueTasks | None = None
         self._heap: list[tuple[float, int, str, str, int]] = []
         self._seq = itertools.count()
         self._wake: anyio.Event | None = None
+
+    def bind(self, tasks: DueTasks) -> None:
+        """Hand the scheduler what runs and deletes due tasks (once, when the engines are composed)."""
+        self._tasks = tasks
+
+    @property
+    def tasks(self) -> DueTasks:
+        if self._tasks is None:
+            raise RuntimeError(
+                "the scheduler is not bound to a task runner: compose it with Services.compose"
+            )
+        return self._tasks
 
     def _push(self, when_ms: int, action: str, ident: str) -> None:
         heapq.heappush(self._heap, (when_ms / 1000, next(self._seq), action, ident, when_ms))
@@ -163,12 +184,12 @@ class Scheduler:
             task = state.tasks.get(ident)
             if task is None or task.get("nextRunAt") != when_ms:
                 return
-            self._core.tasks.trigger(ident)
+            self.tasks.trigger(ident)
             self.plan(task, after=when_ms / 1000)
         elif action == "expire-task":
             task = state.tasks.get(ident)
             if task is not None and task.get("expiresAt") == when_ms:
-                self._core.tasks.delete(ident)
+                self.tasks.delete(ident)
         elif action == "expire-conversation":
             conversation = state.conversations.get(ident)
             if conversation is not None and conversation.get("expiresAt") == when_ms:

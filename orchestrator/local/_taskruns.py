@@ -17,8 +17,11 @@ from typing import Any
 
 from ._agent import AgentRequest
 from ._core import Core
+from ._engine import RunEngine
 from ._errors import not_found
+from ._eventlog import EventLog
 from ._runs import Kill, Run, RunSpec, describe_seconds
+from ._scheduler import Scheduler
 
 __all__ = ["TaskRunner", "summarize"]
 
@@ -39,15 +42,18 @@ def summarize(text: str) -> str:
 class TaskRunner:
     """Starts, tracks and stops task executions."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, *, engine: RunEngine, eventlog: EventLog, scheduler: Scheduler) -> None:
         self._core = core
+        self._engine = engine
+        self._eventlog = eventlog
+        self._scheduler = scheduler
         self.running: dict[str, tuple[str, Run]] = {}  # taskId -> (executionId, run)
 
     def trigger(self, task_id: str) -> None:
         core = self._core
         task = core.state.tasks.require(task_id)
         if task["status"] == "running":
-            core.eventlog.append("task.interact.skipped", task_id=task_id, bot_id=task.get("botId"))
+            self._eventlog.append("task.interact.skipped", task_id=task_id, bot_id=task.get("botId"))
             return
         core.require_running()
         now = core.now_ms()
@@ -70,7 +76,7 @@ class TaskRunner:
         core.state.executions.put(execution)
         task.update(status="running", outcome="pending", lastRunAt=now, updatedAt=now)
         core.state.tasks.touch(task)
-        core.eventlog.append(
+        self._eventlog.append(
             "task.interact",
             task_id=task_id,
             execution_id=execution["id"],
@@ -103,7 +109,7 @@ class TaskRunner:
             bound_kill=Kill.MAX_TIME,
             bound_error={"message": f"The run exceeded maxTime of {limit}", "code": "TIMEOUT"},
         )
-        run = core.engine.start(spec, on_done=lambda run: self._done(task_id, execution["id"], run))
+        run = self._engine.start(spec, on_done=lambda run: self._done(task_id, execution["id"], run))
         self.running[task_id] = (execution["id"], run)
 
     @staticmethod
@@ -189,8 +195,8 @@ class TaskRunner:
         if task is None:
             return
         task.update(status="idle", outcome=result, updatedAt=now)
-        core.scheduler.plan(task)
-        core.eventlog.append(
+        self._scheduler.plan(task)
+        self._eventlog.append(
             event,
             task_id=task_id,
             execution_id=execution_id,

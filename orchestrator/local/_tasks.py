@@ -14,6 +14,7 @@ from ._core import Core, core_of, workflow_channel
 from ._errors import bad_request
 from ._lists import ListQuery, id_filter, list_response, select
 from ._scheduler import validate_schedule, zone
+from ._services import services_of
 from ._wire import json_response
 
 __all__ = ["routes"]
@@ -78,7 +79,7 @@ async def create(request: Request) -> Response:
     }
     _apply(core, task, body, update=False)
     core.state.tasks.put(task)
-    core.scheduler.plan(task)
+    services_of(request).scheduler.plan(task)
     return json_response({"id": task["id"]})
 
 
@@ -88,7 +89,7 @@ async def update(request: Request) -> Response:
     body = await read_body(request)
     _apply(core, task, body, update=True)
     task["updatedAt"] = core.now_ms()
-    core.scheduler.plan(task)
+    services_of(request).scheduler.plan(task)
     return json_response({"id": task["id"]})
 
 
@@ -104,7 +105,7 @@ async def list_tasks(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     task = _task(request)
-    core_of(request).tasks.delete(task["id"])
+    services_of(request).tasks.delete(task["id"])
     return json_response({"id": task["id"]})
 
 
@@ -112,14 +113,14 @@ async def trigger(request: Request) -> Response:
     """``POST /task/{id}/trigger``: run now; a no-op (``task.interact.skipped``) while it runs."""
     task = _task(request)
     await read_body(request)
-    core_of(request).tasks.trigger(task["id"])
+    services_of(request).tasks.trigger(task["id"])
     return json_response({"id": task["id"]})
 
 
 async def cancel(request: Request) -> Response:
     task = _task(request)
     await read_body(request)
-    core_of(request).tasks.cancel(task["id"])
+    services_of(request).tasks.cancel(task["id"])
     return json_response({"id": task["id"]})
 
 
@@ -133,10 +134,10 @@ async def list_executions(request: Request) -> Response:
 
 async def cancel_execution(request: Request) -> Response:
     task = _task(request)
-    core = core_of(request)
-    execution = core.tasks.require_execution(task["id"], str(request.path_params["execution_id"]))
+    tasks = services_of(request).tasks
+    execution = tasks.require_execution(task["id"], str(request.path_params["execution_id"]))
     await read_body(request)
-    core.tasks.cancel(task["id"], execution["id"])
+    tasks.cancel(task["id"], execution["id"])
     return json_response({"id": execution["id"], "taskId": task["id"]})
 
 
