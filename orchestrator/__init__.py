@@ -15,6 +15,7 @@ from ._errors import ConfigurationError as ConfigurationError
 from ._errors import JobCancelled as JobCancelled
 from ._errors import JobError as JobError
 from ._errors import JobFailed as JobFailed
+from ._errors import JobTimedOut as JobTimedOut
 from ._errors import NotCancellable as NotCancellable
 from ._errors import NotFoundError as NotFoundError
 from ._errors import OrchestratorError as OrchestratorError
@@ -67,6 +68,7 @@ __all__ = [
     "JobHandle",
     "JobResult",
     "JobStatus",
+    "JobTimedOut",
     "NotCancellable",
     "NotFoundError",
     "Orchestrator",

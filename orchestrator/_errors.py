@@ -19,7 +19,8 @@ the boundary and chained (``raise X from exc``); they never reach the user untra
     ├── JobError                      a job ended without a result (``job_id``, ``job_name``)
     │   ├── JobFailed                 the agent run failed (``reason``)
     │   ├── JobCancelled              the job was cancelled
-    │   └── CeilingExceeded           a dispatch was killed at the 15-minute ceiling (``partial_output``)
+    │   ├── CeilingExceeded           a dispatch was killed at the 15-minute ceiling (``partial_output``)
+    │   └── JobTimedOut               a run passed its bound (``timeout=``, ``maxTime``; ``partial_output``)
     ├── StoreError                    the job store failed (``url`` without credentials)
     ├── ResultTimeout                 ``result(timeout=...)`` ran out (also a ``TimeoutError``)
     └── UsageError                    the framework was used in a way it cannot honour (also a ``RuntimeError``)
@@ -43,6 +44,7 @@ __all__ = [
     "JobCancelled",
     "JobError",
     "JobFailed",
+    "JobTimedOut",
     "NotCancellable",
     "NotFoundError",
     "OrchestratorError",
@@ -193,6 +195,24 @@ class CeilingExceeded(JobError):
         super().__init__(message, **kwargs)
         self.partial_output = partial_output
         self.ceiling = ceiling
+
+
+class JobTimedOut(JobError):
+    """A run passed its hard bound (the declared ``timeout``, a task's ``maxTime``) and was stopped.
+
+    Not a failure of the agent: the work was still going when the bound came.
+
+    Attributes:
+        partial_output: what the run had written before it was stopped (empty when nothing is known).
+        timeout: the bound in seconds.
+    """
+
+    def __init__(
+        self, message: str, *, partial_output: str = "", timeout: float | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.partial_output = partial_output
+        self.timeout = timeout
 
 
 class StoreError(OrchestratorError):

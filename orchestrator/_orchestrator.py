@@ -18,6 +18,8 @@ import structlog
 from ._clock import Clock, SystemClock, move_on_after
 from ._errors import NotCancellable, OrchestratorError, PlatformError, RoutingError, UsageError
 from ._scheduling import ScheduleManager
+from .jobs._adaptive import AdaptiveRouter
+from .jobs._bounds import CeilingPolicy, task_fields, task_max_time
 from .jobs._definition import Job, JobFunction, P, _decorate, _JobOptions, rebind_policy
 from .jobs._events import EventType
 from .jobs._handle import JobHandle
@@ -29,6 +31,7 @@ from .store import JobStore, open_store
 from .store._protocol import JobRecord, JobStatus
 from .supervise._complete import CompletionSupervisor
 from .supervise._context import Outcome, SupervisorContext, excerpt
+from .supervise._continue import after_ceiling, join_parts
 from .supervise._dispatch import DispatchSupervisor
 from .supervise._launch import launch
 from .supervise._task import TaskSupervisor, TaskTracker
@@ -115,6 +118,7 @@ class Orchestrator:
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._global_limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
         self._stats = DurationStats()
+        self.adaptive = AdaptiveRouter(self.routing)
         self._known: dict[str, tuple[str, Route]] = {}
         self.schedules = ScheduleManager(self)
         from .planning import install
@@ -144,6 +148,9 @@ class Orchestrator:
         name: str | None = None,
         max_concurrency: int | None = None,
         retries: int = 0,
+        timeout: timedelta | float | str | None = None,
+        on_ceiling: CeilingPolicy = "fail",
+        max_continuations: int = 3,
     ) -> Callable[[JobFunction[P]], Job[P]]: ...
     def job(
         self,
@@ -159,6 +166,9 @@ class Orchestrator:
         name: str | None = None,
         max_concurrency: int | None = None,
         retries: int = 0,
+        timeout: timedelta | float | str | None = None,
+        on_ceiling: CeilingPolicy = "fail",
+        max_continuations: int = 3,
     ) -> Any:
         """Declare a job on this orchestrator; validated and routed now (:class:`RoutingError` if impossible).
 
@@ -172,9 +182,26 @@ class Orchestrator:
             name: the job's name (default: the function's qualified name); unique per orchestrator.
             max_concurrency: at most this many runs of this job at once; excess starts wait as ``pending``.
             retries: start a failed run again this many times (not for cancelled or ceiling-killed runs).
+            timeout: the hard bound of a run (a task's ``maxTime``; default ``runtime / headroom``); a run past it
+                ends ``timed_out``. On a dispatch, only with ``on_ceiling`` ``"continue"`` (bounds the parts) or
+                ``"task"`` (the task's ``maxTime``).
+            on_ceiling: a dispatch killed at the ceiling ``"fail"``s (``ceiling_exceeded``), is ``"continue"``d
+                where it stopped (one job, one result), or is re-run as a ``"task"``.
+            max_continuations: at most this many continuations of one run (``on_ceiling="continue"``).
         """
         options = _JobOptions(
-            runtime, cancellable, schedule, timezone, interactive, route, name, max_concurrency, retries
+            runtime,
+            cancellable,
+            schedule,
+            timezone,
+            interactive,
+            route,
+            name,
+            max_concurrency,
+            retries,
+            timeout,
+            on_ceiling,
+            max_continuations,
         )
 
         def decorate(f: Callable[..., Any]) -> Job[Any]:
@@ -273,6 +300,8 @@ class Orchestrator:
             )
             for name in self._jobs:
                 self._stats.load(name, await self._store.durations(name))
+                if self.routing.adaptive:
+                    await self.adaptive.read(self._store, name)
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             self._tg.start_soon(tracker.run)
             await self.schedules.open(self._tg)
@@ -321,31 +350,45 @@ class Orchestrator:
                 return False
         return True
 
+    def _task_spec(self, j: Job[Any], prompt: Prompt, max_time: Any) -> dict[str, Any]:
+        if prompt.tools:
+            raise UsageError(
+                f"job {j.name!r}: live tools (Python callables) are answered through a channel during a dispatch "
+                "or a completion; a task run cannot use them. Drop the callables, or route the job to a dispatch "
+                "(and not on_ceiling='task')"
+            )
+        runtime = max(j.definition.runtime or self.routing.default_runtime, max_time or timedelta(0))
+        expires = int((self.clock.time() + (runtime + self._retention).total_seconds()) * 1000)
+        task = task_fields(
+            name=j.name,
+            description=prompt.instruction,
+            max_time=max_time,
+            expires_at_ms=expires,
+            timezone=j.definition.timezone,
+        )
+        return {"task": task, "bot_id": prompt.bot_id, "bot_config": prompt.bot_config()}
+
     def _build_spec(
-        self, j: Job[Any], prompt: Prompt, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        j: Job[Any],
+        prompt: Prompt,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        route: Route | None = None,
     ) -> dict[str, Any]:
-        route = j.route
+        route = route or j.route
+        d = j.definition
         spec: dict[str, Any] = {"args": list(args), "kwargs": kwargs} if _jsonable([args, kwargs]) else {}
         spec["args_stored"] = bool(spec)
         spec["reasons"] = list(j.explain().reasons)
         if route is Route.TASK:
-            if prompt.tools:
-                raise UsageError(
-                    f"job {j.name!r}: live tools (Python callables) are answered through a channel during a dispatch "
-                    "or a completion; a task run cannot use them. Drop the callables, or route the job to a dispatch"
-                )
-            runtime = j.definition.runtime or self.routing.default_runtime
-            now_ms = int(self.clock.time() * 1000)
-            task: dict[str, Any] = {
-                "name": j.name,
-                "description": prompt.instruction,
-                "maxTime": int(runtime.total_seconds() * 1000),
-                "expiresAt": now_ms + int((runtime + self._retention).total_seconds() * 1000),
-            }
-            if j.definition.timezone:
-                task["timezone"] = j.definition.timezone
-            spec.update(task=task, bot_id=prompt.bot_id, bot_config=prompt.bot_config())
+            spec.update(self._task_spec(j, prompt, task_max_time(d.runtime, d.timeout, self.routing)))
             return spec
+        if route is Route.DISPATCH:
+            spec.update(on_ceiling=d.on_ceiling, max_continuations=d.bounds.max_continuations)
+            spec["timeout"] = None if d.timeout is None else d.timeout.total_seconds()
+            if d.on_ceiling == "task":
+                spec["fallback_task"] = self._task_spec(j, prompt, d.timeout)
         body, channels = prompt.to_wire()
         spec.update(body=body, tool_channels=channels, conversation_id=prompt.conversation_id)
         if route is Route.DISPATCH:
@@ -357,13 +400,16 @@ class Orchestrator:
         if j.definition.schedule is not None and (args or kwargs):
             raise UsageError(f"scheduled job {j.name!r} takes no arguments")
         prompt = await j.prompt(*args, **kwargs)
-        spec = self._build_spec(j, prompt, args, kwargs)
+        route = j.route
+        if self.adaptive.applies(j.definition.decision, j.definition.forced_route) and not prompt.tools:
+            route = await self.adaptive.route_for(self.store, j.name, j.route)
+        spec = self._build_spec(j, prompt, args, kwargs, route)
         now = self.clock.time()
         job_id = f"job_{secrets.token_hex(12)}"
         record = JobRecord(
             id=job_id,
             job_name=j.name,
-            route=j.route.value,
+            route=route.value,
             status=JobStatus.PENDING,
             created_at=now,
             updated_at=now,
@@ -373,7 +419,7 @@ class Orchestrator:
             lease_expires_at=now + self._lease,
         )
         await self._admit(j, record)
-        return JobHandle(self, job_id, j.name, j.route)
+        return JobHandle(self, job_id, j.name, route)
 
     async def _admit(self, j: Job[Any], record: JobRecord) -> JobRecord:
         """Record a new job, start it on the platform (or hold it pending for a slot), and supervise it here.
@@ -385,12 +431,12 @@ class Orchestrator:
         self._running.add(job_id)
         try:
             record = await self.store.create_job(record)
-            self._known[job_id] = (j.name, j.route)
+            self._known[job_id] = (j.name, Route(record.route))
             await self._record_created(record)
         except BaseException:
             self._running.discard(job_id)
             raise
-        bound = log.bind(job_id=job_id, job=j.name, route=j.route.value)
+        bound = log.bind(job_id=job_id, job=j.name, route=record.route)
         launched = False
         if self._slots_free(j):
             await self._acquire(j, job_id)
@@ -527,6 +573,11 @@ class Orchestrator:
                     )
                     return
             outcome = await self._supervisor_for(record).run()
+            after = await after_ceiling(ctx, record, outcome)  # on_ceiling: the next part, recorded
+            if isinstance(after, JobRecord):
+                record = after
+                continue
+            outcome = join_parts(await self.store.get_job(record.id) or record, after)
             attempt = int(record.state.get("attempt") or 1)
             retries = j.definition.retries if j is not None else 0
             if outcome.status is JobStatus.FAILED and outcome.retryable and attempt <= retries:
@@ -537,9 +588,10 @@ class Orchestrator:
                 )
                 await self.clock.sleep(delay)
                 state: dict[str, Any] = {"attempt": attempt + 1, "started_at": None}
-                if record.route == "dispatch":
+                if record.route == "dispatch" and not record.runs_as_task:
                     state["channel_id"] = f"{record.spec['channel_id']}-r{attempt + 1}"
-                elif record.route == "task":
+                    state.update(part=1, parts=[], body=None)
+                elif record.runs_as_task:
                     # launch() triggers the task again unless a run newer than this one already exists
                     latest = await self.store.get_job(record.id)  # the supervisor noted the execution there
                     previous = (latest or record).state.get("execution_id")
@@ -551,7 +603,7 @@ class Orchestrator:
 
     def _supervisor_for(self, record: JobRecord) -> DispatchSupervisor | TaskSupervisor | _LazyTools:
         ctx = self.context
-        if record.route == "task":
+        if record.route == "task" or record.state.get("as_task"):
             return TaskSupervisor(ctx, record)
         return _LazyTools(self, record)
 
@@ -582,6 +634,12 @@ class Orchestrator:
         elif outcome.status is JobStatus.CEILING_EXCEEDED:
             self._stats.add(record.job_name, self.routing.ceiling.total_seconds())
         j = self._jobs.get(record.job_name)
+        if j is not None and self.adaptive.applies(j.definition.decision, j.definition.forced_route):
+            changed = await self.adaptive.observe(store, j.name, self.clock.time())
+            if changed is not None:
+                await store.append_event(
+                    record.id, EventType.ROUTING_CHANGED, {"message": changed.describe(), **changed.to_dict()}
+                )
         if j is not None:
             advice = self._stats.advice(j.name, j.route, self.routing)
             if advice:
@@ -662,7 +720,7 @@ class Orchestrator:
         record = await self.store.get_job(job_id)
         if record is None:
             raise UsageError(f"no job {job_id!r} in the store {self.store.url}")
-        if record.route != "task":
+        if not record.runs_as_task:
             raise NotCancellable(
                 f"job {record.job_name!r} ({job_id}) runs as a {record.route}, which the platform cannot cancel "
                 "once started. Declare it with cancellable=True (or a runtime over the dispatch budget) so that it "
@@ -691,7 +749,7 @@ class Orchestrator:
     def routing_report(self) -> RoutingReport:
         """Observed p50/p95 durations of each declared job against its declared runtime and the ceiling."""
         rows = [(j.name, j.route, j.definition.runtime) for j in self._jobs.values()]
-        return self._stats.report(rows, self.routing)
+        return self.adaptive.annotate(self._stats.report(rows, self.routing))
 
     async def plan(
         self,

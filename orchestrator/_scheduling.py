@@ -19,6 +19,7 @@ import structlog
 
 from ._clock import fail_after
 from ._errors import OrchestratorError, UsageError
+from .jobs._bounds import task_max_time
 from .jobs._events import EventType
 from .jobs._handle import JobHandle
 from .platform import TaskExecution
@@ -57,12 +58,12 @@ class ScheduleManager:
         ctx = orc.context
         d = j.definition
         prompt = await j.prompt()
-        runtime = d.runtime or orc.routing.default_runtime
+        max_time = task_max_time(d.runtime, d.timeout, orc.routing)
         body: dict[str, Any] = {
             "name": j.name,
             "description": prompt.instruction,
             "schedule": d.schedule,
-            "maxTime": int(runtime.total_seconds() * 1000),
+            "maxTime": int(max_time.total_seconds() * 1000),
         }
         if d.timezone:
             body["timezone"] = d.timezone

@@ -20,7 +20,7 @@ orchestrator::
   are not traced, the span has ended. Token events are many and small: they are counted (``job.tokens``)
   instead of recorded one by one, unless ``token_events=True``.
 - When the job ends the span gets ``job.status`` and its status: ``OK`` for ``succeeded``, ``ERROR`` with the
-  reason for ``failed``, ``ceiling_exceeded`` and ``cancelled``; then it ends.
+  reason for ``failed``, ``ceiling_exceeded``, ``timed_out`` and ``cancelled``; then it ends.
 - Spans of jobs still running when the store closes (the process stops; another one will resume them) end
   with ``job.status=released`` and an unset status.
 
@@ -59,7 +59,12 @@ _TRACER_NAME = "orchestrator"
 _MAX_TEXT = 256
 _MAX_ATTRIBUTES = 24
 _ERROR_STATUSES = frozenset(
-    {JobStatus.FAILED.value, JobStatus.CEILING_EXCEEDED.value, JobStatus.CANCELLED.value}
+    {
+        JobStatus.FAILED.value,
+        JobStatus.CEILING_EXCEEDED.value,
+        JobStatus.CANCELLED.value,
+        JobStatus.TIMED_OUT.value,
+    }
 )
 
 

@@ -164,7 +164,7 @@ async def cancel_job(store: JobStore, console: Console, job_id: str, *, client: 
         CliError: unknown id (exit 1); a dispatch or completion, which the platform cannot cancel (exit 2).
     """
     record = await _get(store, job_id)
-    if record.route != "task":
+    if not record.runs_as_task:
         raise RefusedError(
             f"job {record.job_name!r} ({job_id}) runs as a {record.route}, which the platform cannot cancel once "
             "started. Declare it with cancellable=True (or a runtime over the dispatch budget) so that it runs "

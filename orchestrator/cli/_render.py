@@ -19,6 +19,7 @@ _STYLES = {
     JobStatus.FAILED: "red",
     JobStatus.CANCELLED: "magenta",
     JobStatus.CEILING_EXCEEDED: "red",
+    JobStatus.TIMED_OUT: "dark_orange",
 }
 _TIME_KEYS = frozenset({"deadline", "started_at", "finished_at"})
 _VALUE_LIMIT = 80

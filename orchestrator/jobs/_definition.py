@@ -6,13 +6,14 @@ import inspect
 import re
 import zoneinfo
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from croniter import croniter
 
 from .._errors import RoutingError, UsageError
+from ._bounds import CeilingPolicy, JobBounds, check_bounds, describe_bound
 from ._duration import parse_duration
 from ._prompt import Prompt
 from ._routing import JobShape, Route, RouteDecision, RoutingPolicy
@@ -78,6 +79,17 @@ class JobDefinition:
     max_concurrency: int | None
     retries: int
     decision: RouteDecision
+    bounds: JobBounds = field(default_factory=JobBounds)
+
+    @property
+    def timeout(self) -> timedelta | None:
+        """The hard bound of a run (a task's ``maxTime``), when declared."""
+        return self.bounds.timeout
+
+    @property
+    def on_ceiling(self) -> CeilingPolicy:
+        """What happens to a dispatch killed at the ceiling: ``"fail"``, ``"continue"`` or ``"task"``."""
+        return self.bounds.on_ceiling
 
     @property
     def route(self) -> Route:
@@ -111,8 +123,11 @@ class Job(Generic[P]):
         return self.definition.route
 
     def explain(self) -> RouteDecision:
-        """The route and the reasons for it (``str()`` of it reads well)."""
-        return self.definition.decision
+        """The route and the reasons for it, the bound of a run, and any adaptive move (``str()`` reads well)."""
+        decision = self.definition.decision
+        if self._orc is not None:
+            return self._orc.adaptive.explain(self.name, decision)
+        return decision
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Prompt | str | Awaitable[Prompt | str]:
         return self.fn(*args, **kwargs)
@@ -173,6 +188,9 @@ def make_definition(
     name: str | None,
     max_concurrency: int | None,
     retries: int,
+    timeout: timedelta | float | str | None = None,
+    on_ceiling: CeilingPolicy = "fail",
+    max_continuations: int = 3,
 ) -> JobDefinition:
     """Validate a declaration and route it; every problem is a :class:`RoutingError` saying what to declare."""
     job_name = str(name or getattr(fn, "__name__", None) or "job")
@@ -219,6 +237,17 @@ def make_definition(
         route=forced,
     )
     decision = policy.decide(shape)
+    bounds = check_bounds(
+        where,
+        route=decision.route,
+        runtime=rt,
+        interactive=interactive,
+        schedule=schedule,
+        timeout=timeout,
+        on_ceiling=on_ceiling,
+        max_continuations=max_continuations,
+    )
+    decision = replace(decision, bound=describe_bound(decision.route, rt, bounds, policy))
     return JobDefinition(
         name=job_name,
         runtime=rt,
@@ -230,6 +259,7 @@ def make_definition(
         max_concurrency=max_concurrency,
         retries=retries,
         decision=decision,
+        bounds=bounds,
     )
 
 
@@ -244,6 +274,9 @@ class _JobOptions:
     name: str | None = None
     max_concurrency: int | None = None
     retries: int = 0
+    timeout: timedelta | float | str | None = None
+    on_ceiling: CeilingPolicy = "fail"
+    max_continuations: int = 3
 
 
 def _decorate(fn: Callable[..., Any], options: _JobOptions, policy: RoutingPolicy) -> Job[Any]:
@@ -259,6 +292,9 @@ def _decorate(fn: Callable[..., Any], options: _JobOptions, policy: RoutingPolic
         name=options.name,
         max_concurrency=options.max_concurrency,
         retries=options.retries,
+        timeout=options.timeout,
+        on_ceiling=options.on_ceiling,
+        max_continuations=options.max_continuations,
     )
     return Job(fn, definition)
 
@@ -277,6 +313,9 @@ def job(
     name: str | None = None,
     max_concurrency: int | None = None,
     retries: int = 0,
+    timeout: timedelta | float | str | None = None,
+    on_ceiling: CeilingPolicy = "fail",
+    max_continuations: int = 3,
     policy: RoutingPolicy | None = None,
 ) -> Callable[[JobFunction[P]], Job[P]]: ...
 def job(
@@ -292,6 +331,9 @@ def job(
     name: str | None = None,
     max_concurrency: int | None = None,
     retries: int = 0,
+    timeout: timedelta | float | str | None = None,
+    on_ceiling: CeilingPolicy = "fail",
+    max_continuations: int = 3,
     policy: RoutingPolicy | None = None,
 ) -> Any:
     """Declare a job not yet bound to an orchestrator (register it with ``Orchestrator(jobs=[...])``).
@@ -299,7 +341,18 @@ def job(
     ``@orc.job(...)`` takes the same arguments and binds at once, with that orchestrator's routing policy.
     """
     options = _JobOptions(
-        runtime, cancellable, schedule, timezone, interactive, route, name, max_concurrency, retries
+        runtime,
+        cancellable,
+        schedule,
+        timezone,
+        interactive,
+        route,
+        name,
+        max_concurrency,
+        retries,
+        timeout,
+        on_ceiling,
+        max_continuations,
     )
     pol = policy or RoutingPolicy()
     if fn is not None:
@@ -318,4 +371,16 @@ def rebind_policy(j: Job[Any], policy: RoutingPolicy) -> None:
         interactive=d.interactive,
         route=d.forced_route,
     )
-    j.definition = replace(d, decision=policy.decide(shape))
+    decision = policy.decide(shape)
+    bounds = check_bounds(
+        f"job {d.name!r}",
+        route=decision.route,
+        runtime=d.runtime,
+        interactive=d.interactive,
+        schedule=d.schedule,
+        timeout=d.bounds.timeout,
+        on_ceiling=d.bounds.on_ceiling,
+        max_continuations=d.bounds.max_continuations,
+    )
+    bound = describe_bound(decision.route, d.runtime, bounds, policy)
+    j.definition = replace(d, decision=replace(decision, bound=bound), bounds=bounds)

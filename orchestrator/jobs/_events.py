@@ -20,12 +20,17 @@ type                        data
 ``stream.reconnected``      ``{attempt, reason}``: a dropped channel stream was re-subscribed with replay
 ``task.execution``          ``{task_id, execution_id, status, outcome}``: a task run changed state
 ``routing.advice``          ``{p95, ceiling, message}``: this dispatch job runs close to the ceiling
+``routing.changed``         ``{route, previous, p95, samples, mark}``: adaptive routing moved this job's next runs
+``ceiling.continued``       ``{part, channel_id, previous_channel_id, partial_chars, reason}``: a dispatch killed
+                            at the ceiling goes on in a continuation part (``on_ceiling="continue"``)
+``ceiling.as_task``         ``{reason}``: a dispatch killed at the ceiling is re-run as a task (``on_ceiling="task"``)
 ``job.retry``               ``{attempt, reason, delay}``: a failed run is started again (``retries=``)
 ``job.cancel_requested``    ``{}``: ``cancel()`` was called; the platform is stopping the run
 ``job.succeeded``           the :class:`JobResult` as a mapping
 ``job.failed``              ``{reason, code?}``
 ``job.cancelled``           ``{reason}``
 ``job.ceiling_exceeded``    ``{partial_output, ceiling, reason}``
+``job.timed_out``           ``{partial_output, timeout, reason}``: the run passed its bound (``timeout=``, ``maxTime``)
 ``plan.*``                  a planning run's own events (``plan.task_scheduled``, ``plan.task_refused``,
                             ``plan.planned``, ...): see :mod:`orchestrator.planning._events`
 =========================== ==============================================================================
@@ -54,12 +59,16 @@ class EventType(enum.StrEnum):
     STREAM_RECONNECTED = "stream.reconnected"
     TASK_EXECUTION = "task.execution"
     ROUTING_ADVICE = "routing.advice"
+    ROUTING_CHANGED = "routing.changed"
+    CEILING_CONTINUED = "ceiling.continued"
+    CEILING_AS_TASK = "ceiling.as_task"
     RETRY = "job.retry"
     CANCEL_REQUESTED = "job.cancel_requested"
     SUCCEEDED = "job.succeeded"
     FAILED = "job.failed"
     CANCELLED = "job.cancelled"
     CEILING_EXCEEDED = "job.ceiling_exceeded"
+    TIMED_OUT = "job.timed_out"
 
 
 # platform stream event type -> job event type (anything else becomes "platform.<type>")
@@ -72,5 +81,11 @@ PLATFORM_EVENT_TYPES: dict[str, str] = {
 }
 
 TERMINAL_EVENT_TYPES = frozenset(
-    {EventType.SUCCEEDED, EventType.FAILED, EventType.CANCELLED, EventType.CEILING_EXCEEDED}
+    {
+        EventType.SUCCEEDED,
+        EventType.FAILED,
+        EventType.CANCELLED,
+        EventType.CEILING_EXCEEDED,
+        EventType.TIMED_OUT,
+    }
 )

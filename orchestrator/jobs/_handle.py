@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .._clock import move_on_after
-from .._errors import CeilingExceeded, JobCancelled, JobFailed, ResultTimeout, UsageError
+from .._errors import CeilingExceeded, JobCancelled, JobFailed, JobTimedOut, ResultTimeout, UsageError
 from ..store._protocol import JobEvent, JobRecord, JobStatus, iterate_events
 from ._result import JobResult
 from ._routing import Route
@@ -34,6 +34,15 @@ def outcome_of(record: JobRecord) -> JobResult:
             f"{err.get('reason', '')}. Declare a longer runtime (it will be routed to a task), or cancellable=True",
             partial_output=str(err.get("partial_output") or ""),
             ceiling=err.get("ceiling"),
+            **kwargs,
+        )
+    if record.status is JobStatus.TIMED_OUT:
+        bound = err.get("timeout")
+        raise JobTimedOut(
+            f"job {record.job_name!r} ({record.id}) passed its bound and was stopped: {err.get('reason', '')}. "
+            "Declare a longer timeout= if the work needs more time",
+            partial_output=str(err.get("partial_output") or ""),
+            timeout=float(bound) if isinstance(bound, int | float) else None,
             **kwargs,
         )
     reason = str(err.get("reason") or "the run failed")
@@ -77,7 +86,8 @@ class JobHandle:
 
         Raises:
             JobFailed: the run failed. JobCancelled: it was cancelled. CeilingExceeded: a dispatch was killed
-            at the ceiling (``partial_output`` holds what it had written). ResultTimeout: ``timeout`` ran out
+            at the ceiling (``partial_output`` holds what it had written). JobTimedOut: the run passed its bound
+            (``timeout=``, a task's ``maxTime``). ResultTimeout: ``timeout`` ran out
             (the job goes on).
         """
         store = self._orc.store

@@ -40,6 +40,8 @@ class RoutingReportRow:
     p95: timedelta | None
     ceiling: timedelta
     advice: str | None
+    adaptive: str | None = None
+    """What adaptive routing decided, when it moved the job (``route`` is then the route it goes by)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -53,6 +55,7 @@ class RoutingReportRow:
             "p95": None if self.p95 is None else self.p95.total_seconds(),
             "ceiling": self.ceiling.total_seconds(),
             "advice": self.advice,
+            "adaptive": self.adaptive,
         }
 
 
@@ -71,7 +74,7 @@ class RoutingReport:
         for r in self.rows:
             lines.append(
                 f"{r.job:<28} {r.route.value:<9} {fmt(r.declared_runtime):>9} {r.samples:>5} "
-                f"{fmt(r.p50):>8} {fmt(r.p95):>8}  {r.advice or ''}"
+                f"{fmt(r.p50):>8} {fmt(r.p95):>8}  {r.adaptive or r.advice or ''}"
             )
         return "\n".join(lines)
 

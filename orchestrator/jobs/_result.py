@@ -26,6 +26,9 @@ class JobResult:
         usage: token usage as the platform reported it.
         conversation_id: the conversation the run wrote into, when there is one.
         summary: a task execution's summary.
+        channel_ids: every part's channel id, in order, for a dispatch continued past the ceiling
+            (``on_ceiling="continue"``); empty for a run in one part.
+        parts: how many parts the run took (1 unless it was continued).
     """
 
     job_id: str
@@ -42,6 +45,8 @@ class JobResult:
     started_at: float | None = None
     finished_at: float | None = None
     attempt: int = 1
+    channel_ids: tuple[str, ...] = ()
+    parts: int = 1
 
     @property
     def started(self) -> datetime | None:
@@ -73,6 +78,8 @@ class JobResult:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "attempt": self.attempt,
+            "channel_ids": list(self.channel_ids),
+            "parts": self.parts,
         }
 
     @classmethod
@@ -92,4 +99,6 @@ class JobResult:
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),
             attempt=int(data.get("attempt") or 1),
+            channel_ids=tuple(str(c) for c in data.get("channel_ids") or ()),
+            parts=int(data.get("parts") or 1),
         )

@@ -53,10 +53,15 @@ class RouteDecision:
     route: Route
     reasons: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    bound: str | None = None
+    """Where a run is stopped and what happens then (``timeout=``, ``on_ceiling=``)."""
+    adaptive: str | None = None
+    """What adaptive routing decided from the observed runtimes, when it moved the job (see ``RoutingPolicy``)."""
 
     def __str__(self) -> str:
         lines = [f"route: {self.route.value}"]
         lines += [f"  - {r}" for r in self.reasons]
+        lines += [f"  - {x}" for x in (self.bound, self.adaptive) if x]
         lines += [f"  ! {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -69,14 +74,29 @@ class RoutingPolicy:
         ceiling: the platform's hard cap on a dispatch (15 minutes).
         headroom: the fraction of the ceiling a dispatch may be declared to use; a longer runtime becomes a task.
         default_runtime: the runtime assumed for a job that declares none.
+        adaptive: move a dispatch job to a task when the p95 of its last ``adaptive_window`` runs passes
+            ``ceiling x headroom``, and back when it falls under ``ceiling x adaptive_low`` (decided in the store,
+            so every replica routes alike; see :mod:`orchestrator.jobs._adaptive`).
+        adaptive_window: how many of a job's most recent finished runs the p95 is taken over.
+        adaptive_low: the fraction of the ceiling under which a moved job's p95 returns it to dispatch.
     """
 
     ceiling: timedelta = timedelta(minutes=15)
     headroom: float = 0.8
     default_runtime: timedelta = timedelta(minutes=5)
     completion_bound: timedelta = field(default=COMPLETION_BOUND)
+    adaptive: bool = False
+    adaptive_window: int = 20
+    adaptive_low: float = 0.6
 
     def __post_init__(self) -> None:
+        if self.adaptive_window < 1:
+            raise ValueError(f"adaptive_window must be at least 1, got {self.adaptive_window}")
+        if not 0 < self.adaptive_low < self.headroom:
+            raise ValueError(
+                f"adaptive_low must be above 0 and under headroom ({self.headroom:g}) so that a moved job does "
+                f"not flap, got {self.adaptive_low}"
+            )
         if not 0 < self.headroom <= 1:
             raise ValueError(f"headroom must be in (0, 1], got {self.headroom}")
         if self.ceiling <= timedelta(0):

@@ -122,6 +122,9 @@ class RunEngine:
     def _killed(self, run: Run) -> Outcome:
         reason = run.kill_reason
         error = run.kill_error
+        if reason is Kill.MAX_TIME and run.spec.conversation_id is not None and run.output:
+            # a task run stopped at its maxTime keeps what it wrote, marked incomplete, in its conversation
+            run.add_message("bot", run.output, {"incomplete": {"reason": "max_time"}})
         if error is None and reason is run.spec.bound_kill:
             error = run.spec.bound_error
         if error is not None:

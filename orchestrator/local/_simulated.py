@@ -34,6 +34,7 @@ from ._directives import (
     parse_directives,
     strip_directives,
 )
+from ._resume import continuation
 
 __all__ = ["PLAN_TOOL", "SimulatedAgent", "plan_entries"]
 
@@ -118,19 +119,27 @@ class SimulatedAgent:
 
     async def run(self, request: AgentRequest, ctx: RunContext) -> AgentReply:
         prompt = request.prompt
+        done = 0.0  # seconds of work the cut-off parts before this continuation did (see ._resume)
+        resumed = continuation(request.messages)
+        if resumed is not None:
+            prompt, done = resumed
         plan_as_text = any(isinstance(d, PlanAsText) for d in parse_directives(prompt))
         planner = plan_as_text or PLAN_TOOL in request.function_names
         own = (
             "\n".join(line for line in prompt.splitlines() if not _is_plan_line(line)) if planner else prompt
         )
         results: list[ToolResult] = []
+        at = 0.0  # when this directive ran in the original run's time
         for directive in parse_directives(own):
             if isinstance(directive, Invalid):
                 raise AgentFailure(f"bad directive {directive.source}: {directive.reason}")
             if isinstance(directive, Sleep):
-                await ctx.sleep(directive.seconds)
+                start, at = at, at + directive.seconds
+                if at > done:
+                    await ctx.sleep(at - max(start, done))
             elif isinstance(directive, Tokens):
-                await self._words(ctx, directive.count)
+                if at >= done:
+                    await self._words(ctx, directive.count)
             elif isinstance(directive, Fail):
                 raise AgentFailure(directive.reason)
             elif isinstance(directive, Call):

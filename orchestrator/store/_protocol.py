@@ -21,7 +21,7 @@ __all__ = ["TERMINAL_STATUSES", "JobEvent", "JobRecord", "JobStatus", "JobStore"
 
 
 class JobStatus(enum.StrEnum):
-    """Where a job is in its life. The last four are terminal."""
+    """Where a job is in its life. Every status after ``running`` is terminal."""
 
     PENDING = "pending"
     RUNNING = "running"
@@ -29,6 +29,8 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     CEILING_EXCEEDED = "ceiling_exceeded"
+    TIMED_OUT = "timed_out"
+    """The run passed its bound (``timeout=``, a task's ``maxTime``): not a failure of the agent."""
 
     @property
     def terminal(self) -> bool:
@@ -36,7 +38,13 @@ class JobStatus(enum.StrEnum):
 
 
 TERMINAL_STATUSES = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.CEILING_EXCEEDED}
+    {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+        JobStatus.CEILING_EXCEEDED,
+        JobStatus.TIMED_OUT,
+    }
 )
 
 
@@ -66,6 +74,11 @@ class JobRecord:
     deadline: float | None = None
     owner: str | None = None
     lease_expires_at: float | None = None
+
+    @property
+    def runs_as_task(self) -> bool:
+        """Whether the job's run is a task on the platform (routed so, or re-run so by ``on_ceiling="task"``)."""
+        return self.route == "task" or bool(self.state.get("as_task"))
 
 
 @dataclass(frozen=True, slots=True)

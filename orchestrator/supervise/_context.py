@@ -62,6 +62,11 @@ class Outcome:
         error = {"partial_output": partial_output, "ceiling": ceiling, "reason": reason}
         return cls(JobStatus.CEILING_EXCEEDED, EventType.CEILING_EXCEEDED, error, error=error)
 
+    @classmethod
+    def timed_out(cls, *, partial_output: str, timeout: float, reason: str) -> Outcome:
+        error = {"partial_output": partial_output, "timeout": timeout, "reason": reason}
+        return cls(JobStatus.TIMED_OUT, EventType.TIMED_OUT, error, error=error)
+
 
 def read_result_event(data: Any, streamed: str) -> tuple[str, str | None, dict[str, Any]]:
     """``(text, end reason, usage)`` from a ``result`` event's data; the streamed tokens when it has no text."""

@@ -22,6 +22,7 @@ from ..jobs._prompt import Tool
 from ..store._protocol import JobRecord
 from ._align import HISTORY, ReplayAligner, fingerprint
 from ._context import Outcome, SupervisorContext, excerpt, log, read_result_event, succeeded
+from ._continue import INCOMPLETE_META, part_prefix
 from ._tools import answer_tool_call
 
 __all__ = ["CEILING_MILESTONES", "DispatchSupervisor"]
@@ -42,6 +43,7 @@ class DispatchSupervisor:
         self._tools = tools
         self._state = dict(record.state)
         self._attempt = int(self._state.get("attempt") or 1)
+        self._prefix = part_prefix(self._state)  # a<attempt>, or a<attempt>c<part> for a continuation part
         self._channel = str(self._state["channel_id"])
         self._aligner = ReplayAligner()
         self._partial: list[str] = []
@@ -56,11 +58,11 @@ class DispatchSupervisor:
         self._deadline = started + self._ceiling
 
     def _key(self, position: int) -> str:
-        return f"a{self._attempt}p{position}"
+        return f"{self._prefix}p{position}"
 
     async def _restore(self, tg: anyio.abc.TaskGroup) -> None:
         """Rebuild the replay window and partial output from the job's stored events (after a restart)."""
-        prefix = f"a{self._attempt}p"
+        prefix = f"{self._prefix}p"
         fps: list[bytes] = []
         seen = 0
         calls: dict[str, Any] = {}
@@ -74,9 +76,9 @@ class DispatchSupervisor:
                 if event.type == EventType.TOKEN:
                     self._partial.append(str(event.data.get("token", "")))
                 elif event.type == EventType.TOOL_CALL:
-                    calls[key.removeprefix(f"a{self._attempt}")] = event.data
-            elif key.startswith(f"a{self._attempt}tool"):
-                answered.add(key.removeprefix(f"a{self._attempt}tool"))
+                    calls[key.removeprefix(self._prefix)] = event.data
+            elif key.startswith(f"{self._prefix}tool"):
+                answered.add(key.removeprefix(f"{self._prefix}tool"))
         self._aligner.restore(fps[-HISTORY:], seen)
         for pos_key, data in calls.items():
             if pos_key not in answered:
@@ -84,9 +86,7 @@ class DispatchSupervisor:
                 tg.start_soon(self._answer, data, pos_key)
 
     async def _answer(self, data: Any, pos_key: str) -> None:
-        await answer_tool_call(
-            self._ctx, self._record, self._tools, data, key=f"a{self._attempt}tool{pos_key}"
-        )
+        await answer_tool_call(self._ctx, self._record, self._tools, data, key=f"{self._prefix}tool{pos_key}")
 
     def _finish(self, outcome: Outcome) -> None:
         if self._outcome is None:
@@ -209,7 +209,7 @@ class DispatchSupervisor:
                     "remaining": round(max(0.0, self._deadline - clock.time()), 3),
                     "ceiling": self._ceiling,
                 },
-                key=f"a{self._attempt}ceil{fraction}",
+                key=f"{self._prefix}ceil{fraction}",
             )
         await clock.sleep_until(self._deadline + self._ctx.grace)
         if self._outcome is not None:
@@ -237,7 +237,7 @@ class DispatchSupervisor:
                 str(conversation_id), order="desc", take=5
             ):
                 created = message.created_at or 0
-                if message.type == "bot" and created >= since_ms:
+                if message.type == "bot" and created >= since_ms and INCOMPLETE_META not in message.meta:
                     self._log.info("reply found in the conversation history", conversation_id=conversation_id)
                     self._finish(self._succeeded(message.text or "", conversation_id=conversation_id))
                     return True

@@ -67,21 +67,28 @@ async def find_task(ctx: SupervisorContext, meta: Mapping[str, str]) -> str | No
 
 async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
     """Start the record's work on the platform (idempotent); returns the record, now ``running``."""
-    route = record.route
+    route = "task" if record.state.get("as_task") else record.route  # on_ceiling="task" re-runs it as a task
     spec = record.spec
     now = ctx.clock.time()
     state: dict[str, Any] = {"attempt": int(record.state.get("attempt") or 1)}
     if route == "dispatch":
         channel_id = str(record.state.get("channel_id") or spec["channel_id"])
         conversation_id = spec.get("conversation_id")
+        body = record.state.get("body") or spec["body"]  # a continuation part's own body
         await ctx.client.conversations.dispatch(
-            dict(spec["body"]), conversation_id=conversation_id, channel_id=channel_id
+            dict(body), conversation_id=conversation_id, channel_id=channel_id
         )
         started = float(record.state.get("started_at") or now)
         state.update(channel_id=channel_id, conversation_id=conversation_id, started_at=started)
         deadline = started + ctx.policy.ceiling.total_seconds()
+        # a continuation part keeps the job's start: the job's duration is the parts together
+        job_started = record.started_at if int(record.state.get("part") or 1) > 1 else None
         record = await ctx.store.update_job(
-            record.id, status=JobStatus.RUNNING, state=state, started_at=started, deadline=deadline
+            record.id,
+            status=JobStatus.RUNNING,
+            state=state,
+            started_at=job_started or started,
+            deadline=deadline,
         )
         started_data = {
             "route": route,
@@ -93,11 +100,14 @@ async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
     elif route == "task":
         task_id = record.state.get("task_id")
         if not task_id:
-            meta = {KEY_META_KEY: record.idempotency_key, JOB_META_KEY: record.job_name}
-            task_id = await find_task(ctx, {KEY_META_KEY: record.idempotency_key})
+            as_task = route != record.route
+            key = f"{record.idempotency_key}:task" if as_task else record.idempotency_key
+            task_spec = spec["fallback_task"] if as_task else spec
+            meta = {KEY_META_KEY: key, JOB_META_KEY: record.job_name}
+            task_id = await find_task(ctx, {KEY_META_KEY: key})
             if task_id is None:
-                bot_id = await ensure_bot(ctx, spec.get("bot_id"), spec.get("bot_config") or {})
-                body = {**dict(spec["task"]), "botId": bot_id, "meta": meta}
+                bot_id = await ensure_bot(ctx, task_spec.get("bot_id"), task_spec.get("bot_config") or {})
+                body = {**dict(task_spec["task"]), "botId": bot_id, "meta": meta}
                 task_id = await ctx.client.tasks.create(body)
             record = await ctx.store.update_job(record.id, state={"task_id": task_id})
         if not record.state.get("triggered_at"):
@@ -113,8 +123,9 @@ async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
             state["triggered_at"] = now
         started = float(record.state.get("started_at") or now)
         state.update(task_id=task_id, started_at=started)
+        job_started = record.started_at if route != record.route else None
         record = await ctx.store.update_job(
-            record.id, status=JobStatus.RUNNING, state=state, started_at=started
+            record.id, status=JobStatus.RUNNING, state=state, started_at=job_started or started
         )
         started_data = {"route": route, "task_id": task_id, "attempt": state["attempt"]}
     else:
@@ -128,7 +139,12 @@ async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
             "conversation_id": spec.get("conversation_id"),
             "attempt": state["attempt"],
         }
-    await ctx.store.append_event(
-        record.id, EventType.STARTED, started_data, key=f"started:{state['attempt']}"
-    )
+    part = int(record.state.get("part") or 1)
+    key = f"started:{state['attempt']}"
+    if part > 1:
+        started_data["part"] = part
+        key += f":c{part}"
+    if route != record.route:
+        key += ":task"
+    await ctx.store.append_event(record.id, EventType.STARTED, started_data, key=key)
     return record

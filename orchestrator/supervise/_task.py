@@ -25,6 +25,9 @@ from ._context import Outcome, SupervisorContext, excerpt, log, succeeded
 
 __all__ = ["TaskSupervisor", "TaskTracker", "execution_finished"]
 
+# a failed execution that ran this close to its maxTime (or longer) was stopped at its bound
+_BOUND_TOLERANCE = 5.0
+
 
 def execution_finished(execution: TaskExecution) -> bool:
     """Whether a task execution reached its end (cancelled, or idle with an outcome)."""
@@ -241,6 +244,14 @@ class TaskSupervisor:
         if execution.status in ("canceled", "cancelled"):
             return Outcome.cancelled(f"the task execution was cancelled{': ' + summary if summary else ''}")
         if execution.outcome == "failure":
+            max_time = await self._passed_max_time(execution)
+            if max_time is not None:
+                partial = await self._last_bot_message(execution.conversation_id) or ""
+                return Outcome.timed_out(
+                    partial_output=partial,
+                    timeout=max_time,
+                    reason=f"the run passed its {max_time:g}s bound (maxTime){': ' + summary if summary else ''}",
+                )
             return Outcome.failed(summary or "the task execution failed")
         text = await self._last_bot_message(execution.conversation_id) or summary
         record = await self._ctx.store.get_job(self._record.id)
@@ -257,6 +268,20 @@ class TaskSupervisor:
             started_at=started,
             attempt=int(self._state.get("attempt") or 1),
         )
+
+    async def _passed_max_time(self, execution: TaskExecution) -> float | None:
+        """The task's ``maxTime`` in seconds when this failed execution ran for it (stopped at its bound)."""
+        if execution.created_at is None or execution.updated_at is None:
+            return None
+        ran = (execution.updated_at - execution.created_at) / 1000
+        try:
+            max_time = (await self._ctx.client.tasks.fetch(self._task_id)).max_time
+        except OrchestratorError as exc:
+            self._log.info("could not read the task's maxTime", error=excerpt(str(exc)))
+            return None
+        if max_time is None or ran < max_time / 1000 - _BOUND_TOLERANCE:
+            return None
+        return max_time / 1000
 
     async def _last_bot_message(self, conversation_id: str | None) -> str | None:
         if not conversation_id:

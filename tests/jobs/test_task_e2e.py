@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import EventType, Job, JobCancelled, JobFailed, JobStatus, Orchestrator, Prompt, Route
+from orchestrator import (
+    EventType,
+    Job,
+    JobCancelled,
+    JobFailed,
+    JobStatus,
+    JobTimedOut,
+    Orchestrator,
+    Prompt,
+    Route,
+)
 from orchestrator.testing import Harness
 
 
@@ -34,7 +44,7 @@ async def test_task_run_result_is_last_bot_message(harness: Harness) -> None:
     async with harness.platform.client() as client:
         task = await client.tasks.fetch(result.task_id)
         bot = await client.bots.fetch(str(task.bot_id))
-    assert task.max_time == 3 * 3600 * 1000
+    assert task.max_time == int(3 * 3600 / 0.8 * 1000)  # the runtime over the routing headroom
     assert bot.backstory == "You are an analyst."
 
 
@@ -90,17 +100,24 @@ async def test_task_failure(harness: Harness) -> None:
             await doomed.run()
 
 
-async def test_task_over_max_time_fails(harness: Harness) -> None:
-    """A run longer than its declared runtime (maxTime) fails, saying so."""
+async def test_task_over_its_bound_times_out(harness: Harness) -> None:
+    """A run past its bound (runtime / headroom) ends timed_out with its partial output, not as a failure."""
     orc = harness.orchestrator()
 
     @orc.job(runtime="1h", cancellable=True)
     def overrun() -> str:
-        return "[[sleep 3h]]"
+        return "[[tokens 4]] [[sleep 3h]]"
 
     async with orc:
-        with pytest.raises(JobFailed, match="maxTime"):
-            await overrun.run()
+        handle = await overrun.start()
+        with pytest.raises(JobTimedOut, match="maxTime") as info:
+            await handle.result()
+        assert await handle.status() is JobStatus.TIMED_OUT
+        events = [e.type async for e in handle.events()]
+    assert not isinstance(info.value, JobFailed)
+    assert info.value.timeout == 4500.0  # 1h / 0.8
+    assert info.value.partial_output == "alpha bravo charlie delta "
+    assert events[-1] == EventType.TIMED_OUT
 
 
 async def test_scheduled_job_fires_on_cron_across_a_week(harness: Harness, tmp_path: Path) -> None:
