@@ -218,11 +218,12 @@ async def test_declarations_that_cannot_hold_are_refused(
 ) -> None:
     """A ceiling policy or timeout the route cannot honour is refused at declaration, saying what to declare."""
     orc = harness.orchestrator()
-    with pytest.raises(RoutingError, match=match):
 
-        @orc.job(**kwargs)  # type: ignore[call-overload]
-        def bad() -> str:
-            return "x"
+    def bad() -> str:
+        return "x"
+
+    with pytest.raises(RoutingError, match=match):
+        orc.job(**kwargs)(bad)  # type: ignore[call-overload]
 
 
 async def test_explain_states_the_bound_of_each_route(harness: Harness) -> None:
