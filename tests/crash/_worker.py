@@ -1,8 +1,8 @@
 """An orchestrator worker process for the crash tests: started, killed with SIGKILL, and started again by them.
 
     python -m tests.crash._worker --platform URL --token T --store URL --scale N --lease SECONDS
-        [--replica ID] [--dispatches K] [--tasks M] [--sleep 4m] [--await-ids ID,ID] [--await-stdin]
-        [--exit-after created|dispatched]
+        [--replica ID] [--dispatches K] [--tasks M] [--continues C] [--sleep 4m] [--await-ids ID,ID]
+        [--await-stdin] [--exit-after created|dispatched|part-recorded|part-sent]
 
 It starts K dispatch jobs and M task jobs (each streams a few tokens and works ``--sleep`` of platform time), also
 awaits the jobs named by ``--await-ids`` (and, with ``--await-stdin``, by the lines read from stdin until a line
@@ -12,7 +12,10 @@ awaits the jobs named by ``--await-ids`` (and, with ``--await-stdin``, by the li
 
 ``--exit-after created`` ends the process (``os._exit(9)``, as abrupt as SIGKILL) as soon as the first job's
 record is written, before anything is sent to the platform; ``--exit-after dispatched`` ends it once the
-platform accepted the first dispatch, before the record says so. Both hooks wrap the SQLite store.
+platform accepted the first dispatch, before the record says so. ``--continues C`` starts C dispatch jobs declared
+``on_ceiling="continue"`` that work 17 minutes (two parts); ``--exit-after part-recorded`` ends the process once the
+second part is recorded (before it is sent), ``--exit-after part-sent`` once the platform accepted the second part
+(before the record says so). The hooks wrap the SQLite store.
 
 The clock: the platform process runs on ``VirtualClock(time_scale=N)``. This worker runs on a
 ``VirtualClock(time_scale=N, autojump=False)`` too, started at the platform's current time (read from the
@@ -45,6 +48,7 @@ from orchestrator.store._url import parse_sqlite_url
 
 DISPATCH_JOB = "crash_dispatch"
 TASK_JOB = "crash_task"
+CONTINUE_JOB = "crash_continue"
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -93,20 +97,29 @@ class CrashingStore(SQLiteStore):
         started_at: float | None = None,
         deadline: float | None = None,
     ) -> JobRecord:
-        if (
-            self._exit_after == "dispatched"
-            and status is JobStatus.RUNNING
-            and state
-            and "channel_id" in state
-        ):
+        sending = status is JobStatus.RUNNING and state is not None and "channel_id" in state
+        if self._exit_after == "dispatched" and sending:
             self._exit(job_id)  # launch() calls this right after the platform accepted the dispatch
-        return await super().update_job(
+        if self._exit_after == "part-sent" and sending and str((state or {})["channel_id"]).endswith("-c2"):
+            self._exit(job_id)  # the platform accepted the second part; the record does not say so yet
+        updated = await super().update_job(
             job_id, status=status, state=state, started_at=started_at, deadline=deadline
         )
+        if (
+            self._exit_after == "part-recorded"
+            and status is JobStatus.PENDING
+            and (state or {}).get("part") == 2
+        ):
+            self._exit(job_id)  # the second part is recorded, not sent
+        return updated
 
 
-def declare(orc: Orchestrator, sleep: str) -> tuple[Job[[int]], Job[[int]]]:
+def declare(orc: Orchestrator, sleep: str) -> tuple[Job[[int]], Job[[int]], Job[[int]]]:
     """The jobs every worker declares (the same names in every process sharing the store)."""
+
+    @orc.job(runtime="10m", name=CONTINUE_JOB, on_ceiling="continue")
+    def crash_continue(n: int) -> str:
+        return f"continue {n} [[tokens 3]] [[sleep 17m]] [[tokens 2]]"
 
     @orc.job(runtime="10m", name=DISPATCH_JOB)
     def crash_dispatch(n: int) -> str:
@@ -116,7 +129,7 @@ def declare(orc: Orchestrator, sleep: str) -> tuple[Job[[int]], Job[[int]]]:
     def crash_task(n: int) -> Prompt:
         return Prompt(text=f"task {n} [[tokens 5]] [[sleep {sleep}]]")
 
-    return crash_dispatch, crash_task
+    return crash_dispatch, crash_task, crash_continue
 
 
 async def report(orc: Orchestrator, job_id: str) -> None:
@@ -127,7 +140,15 @@ async def report(orc: Orchestrator, job_id: str) -> None:
     except OrchestratorError as exc:
         emit("result", job_id=job_id, status=(await handle.status()).value, text="", error=str(exc))
         return
-    emit("result", job_id=job_id, status="succeeded", text=result.text, channel_id=result.channel_id)
+    emit(
+        "result",
+        job_id=job_id,
+        status="succeeded",
+        text=result.text,
+        channel_id=result.channel_id,
+        channel_ids=list(result.channel_ids),
+        parts=result.parts,
+    )
 
 
 async def stdin_ids() -> list[str]:
@@ -158,7 +179,7 @@ async def main(args: argparse.Namespace) -> None:
         lease=timedelta(seconds=args.lease * args.scale),
         replica_id=args.replica,
     )
-    dispatch, task = declare(orc, args.sleep)
+    dispatch, task, continued = declare(orc, args.sleep)
     async with orc, asyncio.TaskGroup() as tg:
         emit("ready", replica=orc.replica_id)
         for n in range(args.dispatches):
@@ -169,6 +190,11 @@ async def main(args: argparse.Namespace) -> None:
         for n in range(args.tasks):
             handle = await task.start(n)
             emit("started", job_id=handle.id, route="task", channel_id=None)
+            tg.create_task(report(orc, handle.id))
+        for n in range(args.continues):
+            handle = await continued.start(n)
+            record = await handle.record()
+            emit("started", job_id=handle.id, route="dispatch", channel_id=record.spec.get("channel_id"))
             tg.create_task(report(orc, handle.id))
         for job_id in [i for i in args.await_ids.split(",") if i]:
             tg.create_task(report(orc, job_id))
@@ -188,10 +214,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--replica", default=None, help="this replica's id in leases")
     parser.add_argument("--dispatches", type=int, default=0)
     parser.add_argument("--tasks", type=int, default=0)
+    parser.add_argument("--continues", type=int, default=0, help="on_ceiling='continue' jobs (17 minutes)")
     parser.add_argument("--sleep", default="4m", help="how long each run works, in platform time")
     parser.add_argument("--await-ids", default="", help="comma-separated job ids to await as well")
     parser.add_argument("--await-stdin", action="store_true", help="also await the ids read from stdin")
-    parser.add_argument("--exit-after", choices=["created", "dispatched"], default=None)
+    parser.add_argument(
+        "--exit-after", choices=["created", "dispatched", "part-recorded", "part-sent"], default=None
+    )
     return parser.parse_args(argv)
 
 

@@ -113,3 +113,58 @@ async def test_dispatch_that_may_not_have_been_sent(
         await first.stop()
         if second is not None:
             await second.stop()
+
+
+@pytest.mark.parametrize("exit_after", ["part-recorded", "part-sent"])
+async def test_crash_between_parts_of_a_continued_dispatch(
+    platform: PlatformProcess, tmp_path: Path, exit_after: str
+) -> None:
+    """A worker gone between the parts of an on_ceiling="continue" job: the next one runs each part once."""
+    db = tmp_path / "jobs.sqlite3"
+    url = f"sqlite:///{db}"
+    first = await Worker.start(
+        platform, url, tmp_path / "first.err", *("--continues", "1", "--exit-after", exit_after)
+    )
+    second: Worker | None = None
+    try:
+        (exiting,) = await first.expect("exiting", within=60)
+        assert await first.wait_exit() == 9
+        job_id = exiting["job_id"]
+        async with SQLiteStore(db) as store:
+            record = await store.get_job(job_id)
+            assert record is not None
+            assert record.status is JobStatus.PENDING
+            assert record.state["part"] == 2
+            first_channel = str(record.spec["channel_id"])
+            second_channel = str(record.state["channel_id"])
+            assert second_channel == f"{first_channel}-c2"
+            async with platform.client() as client:
+                sent = await channel_history(client, second_channel)
+            # the platform has the second part exactly when the worker got as far as sending it
+            assert bool(sent) is (exit_after == "part-sent")
+            second = await Worker.start(platform, url, tmp_path / "second.err", "--await-ids", job_id)
+            results = await second.results(within=60)
+            result = results[job_id]
+            events = await store.events(job_id)
+        assert result["status"] == "succeeded"
+        assert result["parts"] == 2
+        assert result["channel_ids"] == [first_channel, second_channel]
+        # part 1 streamed three tokens before the kill; part 2 went on after them: nothing lost or doubled
+        assert result["text"] == "alpha bravo charlie alpha bravo Done: continue 0"
+        keys = [e.key for e in events if e.key is not None]
+        assert len(keys) == len(set(keys)), f"duplicate keys in {keys}"
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        types = [e.type for e in events]
+        assert types.count(EventType.CEILING_CONTINUED) == 1
+        assert types.count(EventType.STARTED) == 2
+        assert types.count(EventType.SUCCEEDED) == 1
+        tokens = "".join(str(e.data["token"]) for e in events if e.type == EventType.TOKEN)
+        assert tokens == result["text"]
+        async with platform.client() as client:
+            first_run = [e.type for e in await channel_history(client, first_channel)]
+            assert first_run.count("completeBegin") == 1 and "result" not in first_run
+            await assert_one_dispatch_run(client, second_channel)
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
