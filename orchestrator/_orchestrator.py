@@ -6,8 +6,8 @@ import enum
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, overload
 
@@ -19,6 +19,7 @@ from ._clock import Clock, SystemClock, move_on_after
 from ._errors import NotCancellable, OrchestratorError, PlatformError, RoutingError, UsageError
 from ._scheduling import ScheduleManager
 from .jobs._adaptive import AdaptiveRouter
+from .jobs._adaptive import meta_key as adaptive_key
 from .jobs._bounds import CeilingPolicy, task_fields, task_max_time
 from .jobs._definition import Job, JobFunction, P, _decorate, _JobOptions, rebind_policy
 from .jobs._events import EventType
@@ -382,7 +383,12 @@ class Orchestrator:
         spec["args_stored"] = bool(spec)
         spec["reasons"] = list(j.explain().reasons)
         if route is Route.TASK:
-            spec.update(self._task_spec(j, prompt, task_max_time(d.runtime, d.timeout, self.routing)))
+            max_time = (
+                task_max_time(d.runtime, d.timeout, self.routing)
+                if j.route is Route.TASK
+                else self.adaptive.task_max_time(j.name, d.runtime, d.timeout)  # moved by adaptive routing
+            )
+            spec.update(self._task_spec(j, prompt, max_time))
             return spec
         if route is Route.DISPATCH:
             spec.update(on_ceiling=d.on_ceiling, max_continuations=d.bounds.max_continuations)
@@ -609,10 +615,11 @@ class Orchestrator:
 
     async def _finish(self, record: JobRecord, outcome: Outcome) -> None:
         store = self.store
-        await store.append_event(record.id, outcome.event_type, dict(outcome.event_data), key="terminal")
-        finished = await store.finish_job(
-            record.id, outcome.status, result=outcome.result, error=outcome.error
-        )
+        async with self._adapting(record, outcome):
+            await store.append_event(record.id, outcome.event_type, dict(outcome.event_data), key="terminal")
+            finished = await store.finish_job(
+                record.id, outcome.status, result=outcome.result, error=outcome.error
+            )
         if not finished:
             return
         state = {**record.state, **(outcome.result or {})}
@@ -634,12 +641,6 @@ class Orchestrator:
         elif outcome.status is JobStatus.CEILING_EXCEEDED:
             self._stats.add(record.job_name, self.routing.ceiling.total_seconds())
         j = self._jobs.get(record.job_name)
-        if j is not None and self.adaptive.applies(j.definition.decision, j.definition.forced_route):
-            changed = await self.adaptive.observe(store, j.name, self.clock.time())
-            if changed is not None:
-                await store.append_event(
-                    record.id, EventType.ROUTING_CHANGED, {"message": changed.describe(), **changed.to_dict()}
-                )
         if j is not None:
             advice = self._stats.advice(j.name, j.route, self.routing)
             if advice:
@@ -651,6 +652,28 @@ class Orchestrator:
                     {"p95": p95, "ceiling": self.routing.ceiling.total_seconds(), "message": advice},
                     key="advice",
                 )
+
+    @asynccontextmanager
+    async def _adapting(self, record: JobRecord, outcome: Outcome) -> AsyncIterator[None]:
+        """Adaptive routing decides on a run's duration before the job is seen finished (so that a start after
+        ``result()`` returned goes by the new decision), with the job's finish under the decision's store lock
+        (so that runs ending together each see the ones before)."""
+        j = self._jobs.get(record.job_name)
+        started = (outcome.result or {}).get("started_at") or record.started_at
+        if (
+            j is None
+            or started is None
+            or not self.adaptive.applies(j.definition.decision, j.definition.forced_route)
+        ):
+            yield
+            return
+        async with self.store.lock(adaptive_key(j.name)):
+            now = self.clock.time()
+            changed = await self.adaptive.observe(self.store, j.name, now, pending=now - float(started))
+            if changed is not None:
+                data = {"message": changed.describe(), **changed.to_dict()}
+                await self.store.append_event(record.id, EventType.ROUTING_CHANGED, data, key="routing")
+            yield
 
     # -- recovery and leases ------------------------------------------------------------------------------
 

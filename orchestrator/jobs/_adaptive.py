@@ -8,8 +8,9 @@ With ``RoutingPolicy(adaptive=True)``, after each run of a job declared as a dis
 - under the *low* mark (``ceiling x adaptive_low``, 9 minutes) while it goes as a task: back to **dispatch**.
 
 Between the marks nothing changes (hysteresis, so that a job near one mark does not flap). The decision and its
-evidence are kept in the store's metadata (``adaptive-route:<job>``), so every replica routes alike; the change is
-decided under the store's lock and logged once, by the replica that made it. ``job.explain()``, the routing report
+evidence are kept in the store's metadata (``adaptive-route:<job>``), so every replica routes alike; the decision
+is taken under the store's lock, together with recording the run finished (runs that end together each count the
+ones before), and a change is logged once, by the replica that made it. ``job.explain()``, the routing report
 and ``orchestrator routes --store URL`` show it.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -116,33 +118,41 @@ class AdaptiveRouter:
         decision = await self.read(store, job_name)
         return declared if decision is None else decision.route
 
-    async def observe(self, store: JobStore, job_name: str, now: float) -> AdaptiveDecision | None:
-        """Re-decide after a run of ``job_name`` finished; the new decision when it changed, else ``None``."""
+    async def observe(
+        self, store: JobStore, job_name: str, now: float, *, pending: float | None = None
+    ) -> AdaptiveDecision | None:
+        """Re-decide after a run of ``job_name`` ended; the new decision when it changed, else ``None``.
+
+        The caller holds ``store.lock(meta_key(job_name))`` (so that replicas decide one at a time, and a change is
+        made, and logged, once).
+
+        Args:
+            pending: the duration of a run that ended but is not recorded finished yet (it counts as the newest).
+        """
         window = self.policy.adaptive_window
-        durations = await store.durations(job_name, limit=window)
+        if pending is None:
+            durations = await store.durations(job_name, limit=window)
+        else:
+            durations = [pending, *(await store.durations(job_name, limit=window - 1) if window > 1 else [])]
         if len(durations) < window:
             return None
         p95 = percentile(durations, 0.95)
         assert p95 is not None
         low, high = self.marks()
         current = await self.read(store, job_name)
-        if self._change(current, p95) is None:
+        new_route = self._change(current, p95)
+        if new_route is None:
             return None
-        async with store.lock(meta_key(job_name)):
-            current = await self.read(store, job_name)  # another replica may have moved it meanwhile
-            new_route = self._change(current, p95)
-            if new_route is None:
-                return None
-            previous = Route.DISPATCH if current is None else current.route
-            decision = AdaptiveDecision(
-                route=new_route,
-                previous=previous,
-                p95=p95,
-                samples=len(durations),
-                mark=high if new_route is Route.TASK else low,
-                decided_at=now,
-            )
-            await store.set_meta(meta_key(job_name), decision.to_dict())
+        previous = Route.DISPATCH if current is None else current.route
+        decision = AdaptiveDecision(
+            route=new_route,
+            previous=previous,
+            p95=p95,
+            samples=len(durations),
+            mark=high if new_route is Route.TASK else low,
+            decided_at=now,
+        )
+        await store.set_meta(meta_key(job_name), decision.to_dict())
         self._cache[job_name] = decision
         log.info(
             "adaptive routing changed",
@@ -163,6 +173,16 @@ class AdaptiveRouter:
         if route is Route.TASK and p95 < low:
             return Route.DISPATCH
         return None
+
+    def task_max_time(self, job_name: str, runtime: timedelta | None, timeout: timedelta | None) -> timedelta:
+        """The ``maxTime`` of a moved job's task run: the timeout, else the longest of the declared runtime, the
+        observed p95 and the ceiling, over the headroom (its runs take longer than it declared)."""
+        if timeout is not None:
+            return timeout
+        adaptive = self._cache.get(job_name)
+        observed = timedelta(seconds=adaptive.p95) if adaptive is not None else timedelta(0)
+        longest = max(runtime or self.policy.default_runtime, observed, self.policy.ceiling)
+        return longest / self.policy.headroom
 
     def cached(self, job_name: str) -> AdaptiveDecision | None:
         return self._cache.get(job_name)
