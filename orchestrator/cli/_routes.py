@@ -14,8 +14,8 @@ from rich.text import Text
 
 from .._errors import RoutingError
 from .._orchestrator import Orchestrator
-from ..jobs import Job, RoutingPolicy, format_duration
-from ._common import CliError, RefusedError, echo_json, make_console
+from ..jobs import AdaptiveRouter, Job, RouteDecision, RoutingPolicy, format_duration
+from ._common import CliError, RefusedError, echo_json, make_console, opened_store, run_async
 
 __all__ = ["load_jobs", "route_rows", "routes"]
 
@@ -78,12 +78,24 @@ def _policy_of(jobs: Iterable[Job[Any]]) -> RoutingPolicy | None:
     return None
 
 
-def route_rows(jobs: Iterable[Job[Any]]) -> list[dict[str, Any]]:
-    """One JSON-ready mapping per job: route, declaration and reasons."""
+async def read_adaptive(
+    store_url: str, jobs: Iterable[Job[Any]], policy: RoutingPolicy | None
+) -> AdaptiveRouter:
+    """The adaptive routing decisions the store holds for these jobs (``RoutingPolicy(adaptive=True)``)."""
+    router = AdaptiveRouter(policy or RoutingPolicy())
+    async with opened_store(store_url) as store:
+        for j in jobs:
+            if router.applies(j.definition.decision, j.definition.forced_route):
+                await router.read(store, j.name)
+    return router
+
+
+def route_rows(jobs: Iterable[Job[Any]], adaptive: AdaptiveRouter | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready mapping per job: route, declaration, reasons, bound and any adaptive move."""
     rows = []
     for j in jobs:
         d = j.definition
-        decision = j.explain()
+        decision: RouteDecision = j.explain() if adaptive is None else adaptive.explain(j.name, d.decision)
         rows.append(
             {
                 "job": j.name,
@@ -97,6 +109,10 @@ def route_rows(jobs: Iterable[Job[Any]]) -> list[dict[str, Any]]:
                 "forced_route": None if d.forced_route is None else d.forced_route.value,
                 "reasons": list(decision.reasons),
                 "warnings": list(decision.warnings),
+                "bound": decision.bound,
+                "timeout": None if d.timeout is None else d.timeout.total_seconds(),
+                "on_ceiling": d.on_ceiling,
+                "adaptive": decision.adaptive,
             }
         )
     return rows
@@ -113,10 +129,18 @@ def _rule(policy: RoutingPolicy | None) -> str:
 @click.command("routes")
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
-def routes(target: str, as_json: bool) -> None:
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    metavar="URL",
+    help="Also show the adaptive routing decisions kept in this store (RoutingPolicy(adaptive=True)).",
+)
+def routes(target: str, as_json: bool, store_url: str | None) -> None:
     """The routing table of an application's jobs (MODULE:ATTR names its Orchestrator or a list of jobs)."""
     jobs, policy = load_jobs(target)
-    rows = route_rows(jobs)
+    adaptive = None if store_url is None else run_async(lambda: read_adaptive(store_url, jobs, policy))
+    rows = route_rows(jobs, adaptive)
     if as_json:
         echo_json(rows)
         return
@@ -137,6 +161,10 @@ def routes(target: str, as_json: bool) -> None:
         if row["timezone"]:
             schedule += f"\n{row['timezone']}"
         reasons = Text("\n".join(f"- {r}" for r in row["reasons"]))
+        if row["bound"]:
+            reasons.append(f"\n- {row['bound']}")
+        if row["adaptive"]:
+            reasons.append(f"\n- {row['adaptive']}", style="bold cyan")
         for warning in row["warnings"]:
             reasons.append(f"\n! {warning}", style="yellow")
         table.add_row(

@@ -1,5 +1,7 @@
 """Declaring jobs: decorators, routing, prompts, handles and results."""
 
+from ._adaptive import AdaptiveDecision as AdaptiveDecision
+from ._adaptive import AdaptiveRouter as AdaptiveRouter
 from ._definition import Job as Job
 from ._definition import JobDefinition as JobDefinition
 from ._definition import job as job
@@ -17,6 +19,8 @@ from ._routing import RouteDecision as RouteDecision
 from ._routing import RoutingPolicy as RoutingPolicy
 
 __all__ = [
+    "AdaptiveDecision",
+    "AdaptiveRouter",
     "EventType",
     "Job",
     "JobDefinition",

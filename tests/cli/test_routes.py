@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
+
+from orchestrator import Route, SystemClock
+from orchestrator.jobs import AdaptiveDecision
+from orchestrator.jobs._adaptive import meta_key
+from orchestrator.store import open_store
 
 from .conftest import Invoke
 
@@ -81,3 +88,29 @@ def test_bad_targets_are_clear_errors(invoke: Invoke) -> None:
         assert result.exit_code == code, (target, result.output)
         assert message in result.stderr, (target, result.stderr)
         assert "Traceback" not in result.output
+
+
+def test_routes_show_bounds_and_adaptive_decisions_from_the_store(invoke: Invoke, tmp_path: Path) -> None:
+    """With --store, a job adaptive routing moved shows its new route and the evidence; every row has its bound."""
+    url = f"sqlite:///{tmp_path}/jobs.sqlite3"
+
+    async def decide() -> None:
+        async with open_store(url, clock=SystemClock()) as store:
+            decision = AdaptiveDecision(
+                route=Route.TASK, previous=Route.DISPATCH, p95=800.0, samples=3, mark=720.0, decided_at=0.0
+            )
+            await store.set_meta(meta_key("research"), decision.to_dict())
+
+    asyncio.run(decide())
+    app = "tests.cli.routes_adaptive_app:orc"
+    rows = {row["job"]: row for row in json.loads(invoke(["routes", app, "--json", "--store", url]).stdout)}
+    assert rows["research"]["route"] == "task"
+    assert "passed the 12m mark" in rows["research"]["adaptive"]
+    assert rows["digest"]["route"] == "dispatch" and rows["digest"]["on_ceiling"] == "continue"
+    assert "continued, at most 2 times" in rows["digest"]["bound"]
+    plain = {row["job"]: row for row in json.loads(invoke(["routes", app, "--json"]).stdout)}
+    assert plain["research"]["route"] == "dispatch" and plain["research"]["adaptive"] is None
+    table = invoke(["routes", app, "--store", url])
+    assert table.exit_code == 0, table.output
+    assert "adaptive: observed p95 13m20s" in table.stdout
+    assert "bound: the 15m dispatch ceiling" in table.stdout
