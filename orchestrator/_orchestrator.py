@@ -9,7 +9,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Orchestrator"]
 
 log = structlog.get_logger("orchestrator")
+A = TypeVar("A", bound=Callable[..., Any])
 
 
 class _State(enum.Enum):
@@ -123,7 +124,11 @@ class Orchestrator:
         self._known: dict[str, tuple[str, Route]] = {}
         self.schedules = ScheduleManager(self)
         from .planning import install
+        from .planning._approvers import ApproverRegistry
+        from .planning._runs import PlanRuns
 
+        self._approvers = ApproverRegistry()
+        self._plan_runs = PlanRuns(self)
         install(self)  # the planning job, so that a restart can rebuild a planning run's live tool
         for j in jobs or ():
             self.register(j)
@@ -211,6 +216,21 @@ class Orchestrator:
             return j
 
         return decorate(fn) if fn is not None else decorate
+
+    def approver(self, name: str) -> Callable[[A], A]:
+        """Register a plan approver under ``name``: ``orc.plan(..., approver=name)`` then stores the name, so that
+        a restarted orchestrator (or another replica) that registers the same name re-attaches it.
+
+        The approver is called with the held tasks once the plan is complete (sync, in a worker thread, or async)
+        and returns ``True`` (approve all), ``False`` (reject all) or the tasks (or names) to approve.
+        """
+        return self._approvers.register(name)
+
+    async def _open_planning(self, tg: anyio.abc.TaskGroup) -> None:
+        from .planning._approvers import reattach
+
+        await self._plan_runs.open(tg)  # runs of recurring plan tasks become child jobs of their plan
+        await reattach(self, tg)  # plans held for a named approver registered here
 
     def register(self, j: Job[Any]) -> None:
         """Register a job declared with the module-level ``@job``."""
@@ -307,6 +327,7 @@ class Orchestrator:
             self._tg.start_soon(tracker.run)
             await self.schedules.open(self._tg)
             await self._claim()
+            await self._open_planning(self._tg)
             self._tg.start_soon(self._lease_loop)
             self._tg.start_soon(self._prune_loop)
         except BaseException:
@@ -784,6 +805,7 @@ class Orchestrator:
         key: str | None = None,
         approve: Callable[..., Any] | None = None,
         require_approval: bool = False,
+        approver: str | None = None,
     ) -> PlanHandle:
         """Start a planning dispatch that breaks ``request`` into scheduled tasks (see :mod:`orchestrator.planning`)."""
         self._require_open()
@@ -798,6 +820,7 @@ class Orchestrator:
             key=key,
             approve=approve,
             require_approval=require_approval,
+            approver=approver,
         )
 
 

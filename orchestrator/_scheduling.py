@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -20,10 +19,10 @@ import structlog
 from ._clock import fail_after
 from ._errors import OrchestratorError, UsageError
 from .jobs._bounds import task_max_time
-from .jobs._events import EventType
 from .jobs._handle import JobHandle
 from .platform import TaskExecution
-from .store._protocol import JobRecord, JobStatus
+from .store._protocol import JobRecord
+from .supervise._adopt import adopt_execution
 from .supervise._launch import SCHEDULE_META_KEY, ensure_bot, find_task
 
 if TYPE_CHECKING:
@@ -137,48 +136,9 @@ class ScheduleManager:
         ]
 
     async def _adopt(self, task_id: str, execution: TaskExecution) -> JobRecord:
-        orc = self._orc
         j = self._jobs_by_task[task_id]
-        now = orc.clock.time()
-        started = (execution.created_at or now * 1000) / 1000
-        nonce = f"{orc.replica_id}:{secrets.token_hex(6)}"
-        record = JobRecord(
-            id=f"job_{execution.id}"[:64],
-            job_name=j.name,
-            route="task",
-            status=JobStatus.RUNNING,
-            created_at=now,
-            updated_at=now,
-            idempotency_key=f"exec:{task_id}:{execution.id}",
-            spec={"scheduled": True, "task_id": task_id},
-            state={
-                "task_id": task_id,
-                "execution_id": execution.id,
-                "triggered_at": started,
-                "started_at": started,
-                "adopted_by": nonce,
-            },
-            started_at=started,
-            owner=orc.replica_id,
-            lease_expires_at=now + orc._lease,
-        )
-        stored = await orc.store.create_job(record)
-        if stored.state.get("adopted_by") == nonce:  # this call created it (not another replica, not earlier)
-            orc._known[stored.id] = (j.name, j.route)
-            await orc.store.append_event(
-                stored.id,
-                EventType.STARTED,
-                {
-                    "route": "task",
-                    "task_id": task_id,
-                    "execution_id": execution.id,
-                    "scheduled": True,
-                    "attempt": 1,
-                },
-                key="started:1",
-            )
-            orc._spawn(stored, holds_slot=False)
-        return stored
+        record, _ = await adopt_execution(self._orc, task_id, execution, job_name=j.name)
+        return record
 
     async def trigger_now(self, j: Job[Any]) -> JobHandle:
         orc = self._orc

@@ -9,6 +9,7 @@ type                     data
 ``plan.task_approved``   ``{name, task_id, job_id}``
 ``plan.task_rejected``   ``{name, task_id}``: deleted on the platform
 ``plan.task_cancelled``  ``{name?, task_id}`` (also on a recurring task's own job)
+``plan.task_run``        ``{name, task_id, execution_id, job_id}``: a recurring task ran; ``job_id`` follows it
 ``plan.planned``         ``{tasks, held, source}``: the plan is complete (``source``: ``tool`` or ``text``)
 ``plan.rejected``        ``{reason}``: the planning run's reply held no usable plan
 ``plan.failed``          ``{reason, status}``: the planning run failed or was killed at the ceiling
@@ -32,6 +33,7 @@ class PlanEvent(enum.StrEnum):
     TASK_APPROVED = "plan.task_approved"
     TASK_REJECTED = "plan.task_rejected"
     TASK_CANCELLED = "plan.task_cancelled"
+    TASK_RUN = "plan.task_run"
     PLANNED = "plan.planned"
     REJECTED = "plan.rejected"
     FAILED = "plan.failed"

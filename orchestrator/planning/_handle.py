@@ -11,7 +11,7 @@ from .._errors import JobCancelled, JobError, NotFoundError, PlanRejected, Resul
 from ..jobs._handle import JobHandle
 from ..jobs._result import JobResult
 from ..jobs._routing import Route
-from ..store._protocol import JobEvent, iterate_events
+from ..store._protocol import JobEvent, JobRecord, iterate_events
 from ._doc import PlanDoc, load_doc
 from ._lifecycle import cancel_plan, decide, finalise, plan_failure
 from ._tasks import PLAN_JOB, child_job_name
@@ -36,6 +36,7 @@ class PlanHandle:
         self.id = doc.id
         self.key = doc.key
         self._doc = doc
+        self._runs: list[JobRecord] = []
 
     def __repr__(self) -> str:
         return f"<PlanHandle {self.id} status={self._doc.status} tasks={len(self._doc.tasks)}>"
@@ -47,13 +48,27 @@ class PlanHandle:
         """Handles of the jobs that follow the plan's tasks, as of the last refresh.
 
         ``await plan.wait_planned()``, ``result()``, ``approve()``, ``reject()``, ``cancel()`` and ``refresh()``
-        refresh it. Held tasks have no job until they are approved.
+        refresh it. Held tasks have no job until they are approved. Each run of a recurring task is a child job
+        too, listed after the tasks' own jobs, oldest first (see :attr:`runs`).
         """
-        return [
+        own = [
             JobHandle(self._orc, t.job_id, child_job_name(t.proposal.name), Route.TASK)
             for t in self._doc.tasks
             if t.job_id is not None
         ]
+        return own + self.runs
+
+    @property
+    def runs(self) -> list[JobHandle]:
+        """Handles of the jobs that follow each run of the plan's recurring tasks, as of the last refresh."""
+        return [JobHandle(self._orc, r.id, r.job_name, Route.TASK) for r in self._runs]
+
+    async def _load_runs(self) -> list[JobRecord]:
+        children = await self._orc.store.list_jobs(parent_id=self.id, limit=10_000)
+        self._runs = sorted(
+            (r for r in children if r.spec.get("plan_run")), key=lambda r: (r.created_at, r.id)
+        )
+        return self._runs
 
     @property
     def planned_tasks(self) -> tuple[PlannedTask, ...]:
@@ -66,8 +81,9 @@ class PlanHandle:
         return self._doc.status
 
     async def refresh(self) -> tuple[PlannedTask, ...]:
-        """Read the plan from the store (completing it if its planning run has ended)."""
+        """Read the plan from the store (completing it if its planning run has ended), and its tasks' runs."""
         self._doc = await finalise(self._orc, self.id)
+        await self._load_runs()
         return self.planned_tasks
 
     # -- waiting --------------------------------------------------------------------------------------------
@@ -113,8 +129,9 @@ class PlanHandle:
     async def result(self, timeout: float | timedelta | None = None) -> PlanResult:  # noqa: ASYNC109
         """The fan-in: wait for the plan, its approval if it needs one, and every one-off task's run.
 
-        Recurring tasks are not waited for: they are reported with their next run. A one-off task that failed or
-        was cancelled is reported in ``errors``, not raised.
+        Recurring tasks are not waited for: they are reported with their next run, and the results of the runs they
+        had so far (a run under way is waited for). A one-off task that failed or was cancelled is reported in
+        ``errors``, not raised.
 
         Raises:
             the errors of :meth:`wait_planned` (a plan that was not planned has no result), and
@@ -148,6 +165,15 @@ class PlanHandle:
                 ).result()
             except JobError as exc:
                 errors[name] = exc
+        runs: dict[str, list[JobResult]] = {}
+        for run in await self._load_runs():
+            name = str(run.spec.get("plan_task") or run.job_name)
+            try:
+                runs.setdefault(name, []).append(
+                    await JobHandle(self._orc, run.id, run.job_name, Route.TASK).result()
+                )
+            except JobError as exc:
+                errors[f"{name}@{run.id}"] = exc
         self._doc = doc = await finalise(self._orc, self.id)
         return PlanResult(
             plan_id=self.id,
@@ -157,6 +183,7 @@ class PlanHandle:
             errors=errors,
             next_runs=next_runs,
             refused=tuple(doc.refusals),
+            runs={name: tuple(results) for name, results in runs.items()},
         )
 
     async def _next_run(self, task_id: str) -> datetime | None:
@@ -169,17 +196,22 @@ class PlanHandle:
     async def events(self) -> AsyncIterator[JobEvent]:
         """The planning runs' event logs, in order (the dispatch's events and the plan's ``plan.*`` events).
 
-        Follows the latest run live until it ends; events added after that (approvals, cancellation) are seen
-        by a later call.
+        Then the event log of each run of its recurring tasks so far (``plan.task_run`` events name them).
+
+        Follows the latest run live until it ends; events added after that (approvals, cancellation, new runs)
+        are seen by a later call.
         """
         seen = 0
         while True:
             doc = await load_doc(self._orc.store, self.id)
             if doc is None or seen >= len(doc.attempts):
-                return
+                break
             async for event in iterate_events(self._orc.store, doc.attempts[seen]):
                 yield event
             seen += 1
+        for run in await self._load_runs():
+            async for event in iterate_events(self._orc.store, run.id):
+                yield event
 
     # -- deciding -------------------------------------------------------------------------------------------
 

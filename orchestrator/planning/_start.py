@@ -12,6 +12,7 @@ import structlog
 
 from .._clock import VirtualClock
 from .._errors import OrchestratorError, UsageError
+from ._approvers import APPROVAL_PREFIX, approver_name, forget, remember
 from ._doc import PlanDoc, load_doc, plan_id_for, plan_lock, request_hash
 from ._handle import PlanHandle
 from ._lifecycle import decide, finalise_locked, start_attempt
@@ -21,7 +22,7 @@ from ._values import PlannedTask
 if TYPE_CHECKING:
     from .._orchestrator import Orchestrator
 
-__all__ = ["ApprovalVerdict", "Approver", "load_plan", "start_plan"]
+__all__ = ["ApprovalVerdict", "Approver", "keep_plan", "load_plan", "start_plan"]
 
 log = structlog.get_logger("orchestrator.planning")
 
@@ -41,6 +42,7 @@ async def start_plan(
     key: str | None = None,
     approve: Approver | None = None,
     require_approval: bool = False,
+    approver: str | None = None,
 ) -> PlanHandle:
     """Start a plan, or return the existing plan with the same key (see ``Orchestrator.plan``).
 
@@ -49,8 +51,11 @@ async def start_plan(
     killed at the ceiling or held no plan is planned again by a new run; the tasks it already created are found by
     their keys and never created twice.
 
+    With ``approver=`` (the name of an approver registered with ``@orc.approver(name)``) the name is stored with the
+    plan, and whichever orchestrator opens on the store next re-attaches that approver if the plan is still held.
+
     Raises:
-        UsageError: an empty request, or a key already used by another request.
+        UsageError: an empty request, a key already used by another request, or an approver not registered.
         PlatformError: the platform refused the planning run.
     """
     orc._require_open()
@@ -60,10 +65,24 @@ async def start_plan(
         raise UsageError("key must be a non-empty string (or None to derive it from the request)")
     if approve is not None and not callable(approve):
         raise UsageError("approve must be a callable taking the held tasks (sync or async)")
+    if approver is not None:
+        if approve is not None:
+            raise UsageError(
+                "pass approve= (a callable, this process only) or approver= (a registered name), not both"
+            )
+        approve = orc._approvers.get(approver)
     policy = policy if policy is not None else PlanPolicy()
     if not isinstance(policy, PlanPolicy):
         raise UsageError(f"policy must be a PlanPolicy, got {type(policy).__name__}")
-    approval = "callable" if approve is not None else "manual" if require_approval else "none"
+    approval = (
+        f"{APPROVAL_PREFIX}{approver}"
+        if approver is not None
+        else "callable"
+        if approve is not None
+        else "manual"
+        if require_approval
+        else "none"
+    )
     rhash = request_hash(request, bot_id, backstory)
     plan_key = key or rhash
     plan_id = plan_id_for(plan_key)
@@ -84,11 +103,13 @@ async def start_plan(
         if fresh:
             doc.approval = approval
             await start_attempt(orc, doc, request=request, policy=policy, backstory=backstory)
+    if approver is not None:
+        await remember(orc, plan_id)
     log.info("plan started" if fresh else "plan found", plan_id=plan_id, attempts=len(doc.attempts))
     handle = PlanHandle(orc, doc)
     tg = orc._tg
     if tg is not None:
-        tg.start_soon(_keep, orc, PlanHandle(orc, doc), approve)
+        tg.start_soon(keep_plan, orc, PlanHandle(orc, doc), approve)
     return handle
 
 
@@ -136,29 +157,47 @@ async def _ask(orc: Orchestrator, approver: Approver, held: Sequence[PlannedTask
     return await verdict if inspect.isawaitable(verdict) else verdict
 
 
-async def _keep(orc: Orchestrator, handle: PlanHandle, approver: Approver | None) -> None:
+async def keep_plan(orc: Orchestrator, handle: PlanHandle, approver: Approver | None) -> None:
     """Complete the plan as soon as its planning run ends (a text plan's tasks are created then), then ask the
     approver, if any, about the held tasks. Never raises into the orchestrator's task group."""
+    try:
+        await _keep(orc, handle, approver)
+        if approver_name(handle._doc.approval) is not None:
+            await forget(
+                orc, handle.id
+            )  # decided (or nothing to decide): no orchestrator needs to re-attach it
+    except OrchestratorError as exc:
+        log.warning("plan keeper stopped", plan_id=handle.id, error=str(exc))
+
+
+async def _keep(orc: Orchestrator, handle: PlanHandle, approver: Approver | None) -> None:
     try:
         try:
             await handle.wait_planned()
         except OrchestratorError:
             return  # the plan failed or was rejected: its handle says why
-        held = [t for t in handle.planned_tasks if t.status == "held"]
-        if approver is None or not held:
+        if approver is None:
             return
-        try:
-            keep = _names(await _ask(orc, approver, held), held)
-        except Exception as exc:  # the approver is user code: fail closed, nothing unapproved runs
-            log.warning("plan approver failed; rejecting the held tasks", plan_id=handle.id, error=repr(exc))
-            await decide(orc, handle.id, None, approve=False, reason=f"the approver failed: {exc!r}")
-            return
-        wanted = {n.casefold() for n in keep}
-        if keep:
-            await handle.approve(keep)
-        rest = [t.name for t in held if t.name.casefold() not in wanted]
-        if rest:
-            await handle.reject(rest)
+        # one approver asked at a time per plan, in every process: a second keeper finds nothing held
+        async with orc.store.lock(f"approval:{handle.id}"):
+            await handle.refresh()
+            held = [t for t in handle.planned_tasks if t.status == "held"]
+            if not held:
+                return
+            try:
+                keep = _names(await _ask(orc, approver, held), held)
+            except Exception as exc:  # the approver is user code: fail closed, nothing unapproved runs
+                log.warning(
+                    "plan approver failed; rejecting the held tasks", plan_id=handle.id, error=repr(exc)
+                )
+                await decide(orc, handle.id, None, approve=False, reason=f"the approver failed: {exc!r}")
+                return
+            wanted = {n.casefold() for n in keep}
+            if keep:
+                await handle.approve(keep)
+            rest = [t.name for t in held if t.name.casefold() not in wanted]
+            if rest:
+                await handle.reject(rest)
     except OrchestratorError as exc:
         log.warning("plan keeper stopped", plan_id=handle.id, error=str(exc))
     except Exception as exc:  # a bug here must not stop every job of the orchestrator

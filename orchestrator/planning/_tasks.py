@@ -108,9 +108,11 @@ async def record_child(orc: Orchestrator, doc: PlanDoc, entry: TaskEntry) -> str
     """Record (once) the job that follows a live task; a one-off task's job is started. Returns its id."""
     store = orc.store
     job_id = child_job_id(entry.key)
-    if await store.get_job(job_id) is not None:
-        return job_id
     p = entry.proposal
+    if await store.get_job(job_id) is not None:
+        if p.recurring:  # recorded by a process that may have stopped before following its runs
+            await orc._plan_runs.track(entry.task_id, plan_id=doc.id, name=p.name)
+        return job_id
     job_name = child_job_name(p.name)
     now = orc.clock.time()
     spec: dict[str, Any] = {
@@ -158,6 +160,7 @@ async def record_child(orc: Orchestrator, doc: PlanDoc, entry: TaskEntry) -> str
             job_id, EventType.CREATED, {"route": "task", "job_name": job_name, "reasons": reasons}
         )
         await store.append_event(job_id, EventType.SUCCEEDED, result, key="terminal")
+        await orc._plan_runs.track(entry.task_id, plan_id=doc.id, name=p.name)  # its runs: child jobs too
         return job_id
     if p.start_at is not None:
         spec["not_before"] = p.start_at.timestamp()

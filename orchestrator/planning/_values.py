@@ -69,6 +69,8 @@ class PlanResult:
         errors: the error of each one-off task that failed, was cancelled or was killed, by task name.
         next_runs: each scheduled recurring task's next run (``None`` if the platform reports none), by name.
         refused: the proposals that were refused while planning.
+        runs: the results of each recurring task's runs so far (the ones that succeeded), oldest first, by name;
+            a run that failed is in ``errors`` as ``"<name>@<job id>"``.
     """
 
     plan_id: str
@@ -78,3 +80,4 @@ class PlanResult:
     errors: Mapping[str, JobError] = field(default_factory=dict)
     next_runs: Mapping[str, datetime | None] = field(default_factory=dict)
     refused: tuple[RefusedProposal, ...] = ()
+    runs: Mapping[str, tuple[JobResult, ...]] = field(default_factory=dict)

@@ -1,0 +1,79 @@
+"""Adopting a task execution the platform started on its own (a schedule fired) as a job of the orchestrator.
+
+The job's id and idempotency key come from the execution, so every replica that notices the run records the same
+job once; only the call that created the record logs ``job.started`` and supervises it (the others find it).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..jobs._events import EventType
+from ..jobs._routing import Route
+from ..platform import TaskExecution
+from ..store._protocol import JobRecord, JobStatus
+
+if TYPE_CHECKING:
+    from .._orchestrator import Orchestrator
+
+__all__ = ["adopt_execution"]
+
+
+async def adopt_execution(
+    orc: Orchestrator,
+    task_id: str,
+    execution: TaskExecution,
+    *,
+    job_name: str,
+    parent_id: str | None = None,
+    spec: Mapping[str, Any] | None = None,
+) -> tuple[JobRecord, bool]:
+    """The job of a scheduled run (recorded once, and supervised here if this call recorded it).
+
+    Returns:
+        The record, and whether this call created it.
+    """
+    now = orc.clock.time()
+    started = (execution.created_at or now * 1000) / 1000
+    nonce = f"{orc.replica_id}:{secrets.token_hex(6)}"
+    record = JobRecord(
+        id=f"job_{execution.id}"[:64],
+        job_name=job_name,
+        route="task",
+        status=JobStatus.RUNNING,
+        created_at=now,
+        updated_at=now,
+        idempotency_key=f"exec:{task_id}:{execution.id}",
+        spec={"scheduled": True, "task_id": task_id, **(spec or {})},
+        state={
+            "task_id": task_id,
+            "execution_id": execution.id,
+            "triggered_at": started,
+            "started_at": started,
+            "adopted_by": nonce,
+        },
+        parent_id=parent_id,
+        started_at=started,
+        owner=orc.replica_id,
+        lease_expires_at=now + orc._lease,
+    )
+    stored = await orc.store.create_job(record)
+    created = stored.state.get("adopted_by") == nonce  # not another replica's, not an earlier call's
+    if created:
+        orc._known[stored.id] = (job_name, Route.TASK)
+        await orc.store.append_event(
+            stored.id,
+            EventType.STARTED,
+            {
+                "route": "task",
+                "task_id": task_id,
+                "execution_id": execution.id,
+                "scheduled": True,
+                "attempt": 1,
+            },
+            key="started:1",
+        )
+        orc._spawn(stored, holds_slot=False)
+    return stored, created
