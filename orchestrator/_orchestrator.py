@@ -662,7 +662,7 @@ class Orchestrator:
         elif outcome.status is JobStatus.CEILING_EXCEEDED:
             self._stats.add(record.job_name, self.routing.ceiling.total_seconds())
         j = self._jobs.get(record.job_name)
-        if j is not None:
+        if j is not None and j.definition.on_ceiling == "fail":  # "continue" and "task" handle the ceiling
             advice = self._stats.advice(j.name, j.route, self.routing)
             if advice:
                 bound.warning("routing advice", advice=advice)

@@ -1,9 +1,9 @@
 """``orchestrator demo``: the guide's worked examples, run as jobs on the local platform on a time-scaled clock.
 
 :class:`Demo` owns the scenario: a local platform and an orchestrator sharing one :class:`VirtualClock` (memory
-store), six jobs (a streamed stateful chat reply, a scheduled nightly summary run on demand, a cancellable
-document analysis an operator cancels mid-run, a triage dispatch, a dispatch that runs into the 15-minute ceiling,
-and a planning dispatch), and one :class:`DemoRow` per job that the live view (:mod:`._demo_view`) renders while
+store), seven jobs (a streamed stateful chat reply, a scheduled nightly summary run on demand, a cancellable
+document analysis an operator cancels mid-run, a triage dispatch, a dispatch that runs into the 15-minute ceiling
+with ``on_ceiling="fail"`` beside the same work with ``on_ceiling="continue"``, and a planning dispatch), and one :class:`DemoRow` per job that the live view (:mod:`._demo_view`) renders while
 the jobs run. On a ``VirtualClock()`` (autojump) the whole demo takes about a second, which is how it is tested.
 """
 
@@ -48,6 +48,7 @@ class _Jobs:
     analysis: Job[Any]
     triage: Job[Any]
     digest: Job[Any]
+    continued: Job[Any]
 
 
 def _declare() -> _Jobs:
@@ -80,7 +81,14 @@ def _declare() -> _Jobs:
         # declared at 10 minutes, so routed to a dispatch; it really needs 20 and is killed at the ceiling
         return Prompt(text=f"Compile a research digest on {topic}. [[tokens 16]] [[sleep 20m]]")
 
-    return _Jobs(chat_reply, nightly_summary, document_analysis, triage, research_digest)
+    @job(runtime="10m", on_ceiling="continue")
+    def research_digest_continued(topic: str) -> Prompt:
+        # the same work, declared on_ceiling="continue": killed at the ceiling, continued where it stopped
+        return Prompt(text=f"Compile a research digest on {topic}. [[tokens 16]] [[sleep 20m]]")
+
+    return _Jobs(
+        chat_reply, nightly_summary, document_analysis, triage, research_digest, research_digest_continued
+    )
 
 
 class Demo:
@@ -113,6 +121,11 @@ class Demo:
         )
         self.triage = row("triage", j.triage, JobStatus.SUCCEEDED, ceiling, "ceiling")
         self.digest = row("research digest", j.digest, JobStatus.CEILING_EXCEEDED, ceiling, "ceiling")
+        self.digest.why = "on_ceiling='fail' (the default): killed at the 15m ceiling, partial output kept"
+        self.continued = row(
+            "research digest, continued", j.continued, JobStatus.SUCCEEDED, ceiling, "ceiling"
+        )
+        self.continued.why = "on_ceiling='continue': killed at the 15m ceiling, continued where it stopped"
         self.plan = DemoRow(
             "planning",
             PLAN_JOB_NAME,
@@ -123,7 +136,15 @@ class Demo:
             JobStatus.SUCCEEDED.value,
             why="a planning dispatch: the agent turns a long request into scheduled tasks (orc.plan)",
         )
-        self.rows = [self.chat, self.nightly, self.analysis, self.triage, self.digest, self.plan]
+        self.rows = [
+            self.chat,
+            self.nightly,
+            self.analysis,
+            self.triage,
+            self.digest,
+            self.continued,
+            self.plan,
+        ]
         self.notes: list[tuple[float, str]] = []
         self.started_at: float | None = None
         self.next_run: str | None = None
@@ -151,7 +172,7 @@ class Demo:
                 store="memory://",
                 clock=self.clock,
                 grace=GRACE,
-                jobs=[j.chat, j.nightly, j.analysis, j.triage, j.digest],
+                jobs=[j.chat, j.nightly, j.analysis, j.triage, j.digest, j.continued],
                 environ={},
             )
             plan_job = self._orc.jobs.get(PLAN_JOB_NAME)
@@ -193,6 +214,7 @@ class Demo:
     async def _start_all(self, tg: anyio.abc.TaskGroup) -> None:
         j = self.jobs
         await self._start(tg, self.digest, lambda: j.digest.start("agent orchestration frameworks"))
+        await self._start(tg, self.continued, lambda: j.continued.start("agent orchestration frameworks"))
         await self._start(tg, self.triage, lambda: j.triage.start("T-4711: the export button does nothing"))
         await self._start(tg, self.analysis, lambda: j.analysis.start("the 300-page annual report"))
         conversation = await self.orc.client.conversations.create(
@@ -240,6 +262,12 @@ class Demo:
             row.status = "cancelling"
         elif type_ == EventType.CEILING_APPROACHING:
             row.note = f"{float(data.get('fraction', 0)):.0%} of the ceiling used"
+        elif type_ == EventType.CEILING_CONTINUED:
+            part = data.get("part")
+            row.note = f"killed at the ceiling: continued as part {part}"
+            self.note(
+                f"{row.job_name}: killed at the ceiling, continued as part {part} on channel {data.get('channel_id')}"
+            )
         elif type_ == EventType.ROUTING_ADVICE:
             self.note(f"{row.job_name}: routing advice: {data.get('message', '')}")
         elif type_ in TERMINAL:
@@ -247,6 +275,8 @@ class Demo:
             row.finished_at = at
             if type_ == EventType.SUCCEEDED:
                 row.text = str(data.get("text") or data.get("summary") or row.text)
+                if int(data.get("parts") or 1) > 1:
+                    row.note = f"one result from {data['parts']} parts (usage summed)"
             elif type_ == EventType.CEILING_EXCEEDED:
                 row.text = f"partial output: {data.get('partial_output') or '(none)'}"
                 row.note = str(data.get("reason") or "")

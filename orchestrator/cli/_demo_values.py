@@ -19,6 +19,7 @@ TERMINAL = {
     EventType.FAILED: JobStatus.FAILED,
     EventType.CANCELLED: JobStatus.CANCELLED,
     EventType.CEILING_EXCEEDED: JobStatus.CEILING_EXCEEDED,
+    EventType.TIMED_OUT: JobStatus.TIMED_OUT,
 }
 
 

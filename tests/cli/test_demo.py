@@ -37,12 +37,19 @@ async def test_every_job_ends_as_the_scenario_expects() -> None:
         "document analysis": "cancelled",
         "triage": "succeeded",
         "research digest": "ceiling_exceeded",
+        "research digest, continued": "succeeded",
         "planning": "succeeded",
     }
     assert report.ok
     rows = {row.title: row for row in report.rows}
     assert rows["research digest"].duration == pytest.approx(930, abs=5)  # 15 minutes + 30 s grace
     assert rows["research digest"].text.startswith("partial output: alpha")
+    # the same work with on_ceiling="continue": two parts (15m + 30s grace, then 5m), one result
+    continued = rows["research digest, continued"]
+    assert continued.duration == pytest.approx(1230, abs=5)
+    assert continued.text.startswith("alpha bravo") and "Done: Compile a research digest" in continued.text
+    assert continued.note == "one result from 2 parts (usage summed)"
+    assert "on_ceiling='continue'" in continued.reason and "on_ceiling='fail'" in rows["research digest"].reason
     assert rows["document analysis"].duration == pytest.approx(480, abs=5)  # cancelled 8 minutes in
     assert rows["nightly summary"].duration == pytest.approx(240, abs=5)
     assert rows["chat reply"].text.startswith("alpha bravo")
@@ -53,9 +60,11 @@ async def test_every_job_ends_as_the_scenario_expects() -> None:
         "dispatch",
         "dispatch",
         "dispatch",
+        "dispatch",
     ]
     assert any("operator cancels document_analysis" in text for _, text in report.notes)
-    assert 930 <= report.platform_seconds < 960
+    assert any("continued as part 2" in text for _, text in report.notes)
+    assert 1230 <= report.platform_seconds < 1260
 
 
 async def test_schedule_and_plan_are_reported() -> None:
@@ -87,7 +96,7 @@ async def test_json_document_shape() -> None:
     }
     assert data["ok"] is True and data["time_scale"] is None
     assert data["schedule"]["cron"] == "0 7 * * 1-5"
-    assert len(data["jobs"]) == 6
+    assert len(data["jobs"]) == 7
     for job in data["jobs"]:
         assert {"name", "route", "reason", "reasons", "status", "expected_status", "ok", "duration"} <= set(
             job
@@ -117,8 +126,8 @@ async def test_live_frame_mid_run_and_summary() -> None:
     assert "  why: it must be cancellable" in narrow and "  5m / 15m ceiling" in narrow
     assert max(len(line) for line in narrow.splitlines()) <= 80
     report_text = render(render_summary(await Demo(VirtualClock(start=DEFAULT_START)).run()))
-    assert "6 of 6 jobs ended as expected" in report_text
-    assert report_text.count("✓") == 6
+    assert "7 of 7 jobs ended as expected" in report_text
+    assert report_text.count("✓") == 7
 
 
 def test_command_json(invoke: Invoke) -> None:
@@ -128,7 +137,7 @@ def test_command_json(invoke: Invoke) -> None:
     data = json.loads(result.stdout)
     assert data["ok"] is True
     assert [job["status"] for job in data["jobs"]] == [
-        "succeeded", "succeeded", "cancelled", "succeeded", "ceiling_exceeded", "succeeded",
+        "succeeded", "succeeded", "cancelled", "succeeded", "ceiling_exceeded", "succeeded", "succeeded",
     ]  # fmt: skip
 
 
@@ -137,7 +146,7 @@ def test_command_prints_the_summary(invoke: Invoke) -> None:
     result = invoke(["demo", "--instant"])
     assert result.exit_code == 0, result.output
     assert "orchestrator demo: summary" in result.stdout
-    assert "6 of 6 jobs ended as expected" in result.stdout
+    assert "7 of 7 jobs ended as expected" in result.stdout
 
 
 def test_command_exits_1_when_a_job_ends_unexpectedly(
@@ -148,7 +157,7 @@ def test_command_exits_1_when_a_job_ends_unexpectedly(
     result = invoke(["demo", "--instant"])
     assert result.exit_code == 1
     assert "✗ cancelled" in result.stdout
-    assert "5 of 6 jobs ended as expected" in result.stdout
+    assert "6 of 7 jobs ended as expected" in result.stdout
 
 
 def test_time_scale_must_be_positive(invoke: Invoke) -> None:
