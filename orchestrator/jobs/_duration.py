@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -31,14 +32,14 @@ def parse_duration(value: timedelta | float | int | str, *, what: str = "duratio
     elif isinstance(value, bool):
         raise ValueError(f"{what} must be a timedelta, seconds or a string like '20m', got {value!r}")
     elif isinstance(value, int | float):
-        result = timedelta(seconds=float(value))
+        result = _seconds(float(value), value, what)
     elif isinstance(value, str):
         text = value.strip().lower()
         if not _WHOLE.match(text):
             raise ValueError(
                 f"{what} {value!r} is not a duration: write it as number+unit parts, e.g. '90s', '20m', '3h', '1h30m'"
             )
-        result = timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)))
+        result = _seconds(sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)), value, what)
     else:
         raise ValueError(
             f"{what} must be a timedelta, seconds or a string like '20m', got {type(value).__name__}"
@@ -46,6 +47,17 @@ def parse_duration(value: timedelta | float | int | str, *, what: str = "duratio
     if result < timedelta(0):
         raise ValueError(f"{what} must not be negative, got {value!r}")
     return result
+
+
+def _seconds(seconds: float, value: object, what: str) -> timedelta:
+    if math.isnan(seconds):
+        raise ValueError(f"{what} must be a number of seconds, got {value!r}")
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(
+            f"{what} {value!r} is too long: give a duration under {timedelta.max.days} days"
+        ) from None
 
 
 def format_duration(value: timedelta | float) -> str:

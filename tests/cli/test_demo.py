@@ -49,7 +49,9 @@ async def test_every_job_ends_as_the_scenario_expects() -> None:
     assert continued.duration == pytest.approx(1230, abs=5)
     assert continued.text.startswith("alpha bravo") and "Done: Compile a research digest" in continued.text
     assert continued.note == "one result from 2 parts (usage summed)"
-    assert "on_ceiling='continue'" in continued.reason and "on_ceiling='fail'" in rows["research digest"].reason
+    assert (
+        "on_ceiling='continue'" in continued.reason and "on_ceiling='fail'" in rows["research digest"].reason
+    )
     assert rows["document analysis"].duration == pytest.approx(480, abs=5)  # cancelled 8 minutes in
     assert rows["nightly summary"].duration == pytest.approx(240, abs=5)
     assert rows["chat reply"].text.startswith("alpha bravo")
