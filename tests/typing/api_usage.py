@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from orchestrator import (
     JobHandle,
     JobResult,
     JobStatus,
+    JobTimedOut,
     Orchestrator,
+    PlannedTask,
     Prompt,
     Route,
     RoutingPolicy,
@@ -29,8 +32,23 @@ def declare(orc: Orchestrator) -> None:
     def nightly_summary() -> str:
         return "Summarise yesterday"
 
+    @orc.job(runtime="10m", on_ceiling="continue", max_continuations=2)
+    def digest(topic: str) -> str:
+        return f"Digest {topic}"
+
+    @orc.job(runtime="2h", timeout="3h", cancellable=True)
+    def bounded() -> str:
+        return "Work"
+
+    @orc.approver("finance")
+    def finance(tasks: Sequence[PlannedTask]) -> bool:
+        return all(t.recurring for t in tasks)
+
     route: Route = triage.route
     assert route is Route.DISPATCH
+    assert digest.definition.on_ceiling == "continue"
+    assert bounded.definition.timeout == timedelta(hours=3)
+    assert bounded.explain().bound is not None
     assert analyse.route is Route.TASK
     assert nightly_summary.explain().route is Route.TASK
 
@@ -45,4 +63,10 @@ async def use(orc: Orchestrator, handle: JobHandle) -> JobResult:
 
 
 def make() -> Orchestrator:
-    return Orchestrator(store="memory://", clock=VirtualClock(), routing=RoutingPolicy(headroom=0.8))
+    return Orchestrator(
+        store="memory://", clock=VirtualClock(), routing=RoutingPolicy(headroom=0.8, adaptive=True)
+    )
+
+
+def outcome(exc: JobTimedOut) -> str:
+    return exc.partial_output

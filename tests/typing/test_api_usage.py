@@ -15,4 +15,6 @@ def test_usage_examples_declare() -> None:
         "triage": Route.DISPATCH,
         "analyse": Route.TASK,
         "nightly_summary": Route.TASK,
+        "digest": Route.DISPATCH,
+        "bounded": Route.TASK,
     }
