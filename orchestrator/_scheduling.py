@@ -22,7 +22,7 @@ from .jobs._bounds import task_max_time
 from .jobs._handle import JobHandle
 from .platform import TaskExecution
 from .store._protocol import JobRecord
-from .supervise._adopt import adopt_execution
+from .supervise._adopt import adopt_execution, next_check
 from .supervise._launch import SCHEDULE_META_KEY, ensure_bot, find_task
 
 if TYPE_CHECKING:
@@ -99,21 +99,9 @@ class ScheduleManager:
 
     async def _watch_next_runs(self) -> None:
         """Fallback when the event log is quiet or down: look for new executions after each ``nextRunAt``."""
-        orc = self._orc
         while True:
-            # with the event log up, executions are noticed as they start: look again only after the next run
-            cap = 6 * 3600 if orc.context.tracker.healthy else 900
-            wake_at = orc.clock.time() + cap
-            for task_id in list(self._jobs_by_task):
-                try:
-                    await self.reconcile(task_id)
-                    task = await orc.client.tasks.fetch(task_id)
-                except OrchestratorError as exc:
-                    log.info("schedule check failed", task_id=task_id, error=str(exc))
-                    continue
-                if task.next_run_at:
-                    wake_at = min(wake_at, task.next_run_at / 1000 + 2)
-            await orc.clock.sleep_until(max(wake_at, orc.clock.time() + 1))
+            wake_at = await next_check(self._orc, self._jobs_by_task, self.reconcile)
+            await self._orc.clock.sleep_until(wake_at)
 
     async def _newest(self, task_id: str) -> list[TaskExecution]:
         out = []

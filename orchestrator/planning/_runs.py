@@ -19,8 +19,8 @@ import anyio.abc
 import structlog
 
 from .._clock import move_on_after
-from .._errors import NotFoundError, OrchestratorError
-from ..supervise._adopt import adopt_execution
+from .._errors import OrchestratorError
+from ..supervise._adopt import adopt_execution, next_check
 from ._doc import load_doc
 from ._events import PlanEvent
 from ._tasks import child_job_name
@@ -72,22 +72,12 @@ class PlanRuns:
         """Fallback when the event log is quiet or down: look for new runs after each task's ``nextRunAt``."""
         orc = self._orc
         while True:
-            cap = 6 * 3600 if orc.context.tracker.healthy else 900
-            wake_at = orc.clock.time() + cap
-            for task_id in list(self._tasks):
-                await self.reconcile(task_id)
-                try:
-                    task = await orc.client.tasks.fetch(task_id)
-                except NotFoundError:
-                    self._tasks.pop(task_id, None)  # deleted (the plan was cancelled): nothing more to follow
-                    continue
-                except OrchestratorError as exc:
-                    log.info("plan task check failed", task_id=task_id, error=str(exc))
-                    continue
-                if task.next_run_at:
-                    wake_at = min(wake_at, task.next_run_at / 1000 + 2)
+            # a deleted task (its plan was cancelled) has nothing more to follow
+            wake_at = await next_check(
+                orc, self._tasks, self.reconcile, gone=lambda t: self._tasks.pop(t, None)
+            )
             self._wake = anyio.Event()
-            async with move_on_after(orc.clock, max(1.0, wake_at - orc.clock.time())):
+            async with move_on_after(orc.clock, wake_at - orc.clock.time()):
                 await self._wake.wait()  # or a task newly followed
 
     async def reconcile(self, task_id: str) -> None:

@@ -7,9 +7,12 @@ job once; only the call that created the record logs ``job.started`` and supervi
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
+from .._errors import NotFoundError, OrchestratorError
 from ..jobs._events import EventType
 from ..jobs._routing import Route
 from ..platform import TaskExecution
@@ -18,7 +21,7 @@ from ..store._protocol import JobRecord, JobStatus
 if TYPE_CHECKING:
     from .._orchestrator import Orchestrator
 
-__all__ = ["adopt_execution"]
+__all__ = ["adopt_execution", "next_check"]
 
 
 async def adopt_execution(
@@ -77,3 +80,39 @@ async def adopt_execution(
         )
         orc._spawn(stored, holds_slot=False)
     return stored, created
+
+
+log = structlog.get_logger("orchestrator.supervise")
+
+
+async def next_check(
+    orc: Orchestrator,
+    task_ids: Iterable[str],
+    reconcile: Callable[[str], Awaitable[object]],
+    *,
+    gone: Callable[[str], object] | None = None,
+) -> float:
+    """Adopt the scheduled tasks' new runs now; returns when to look again (just after the next ``nextRunAt``).
+
+    The fallback for when the event log is quiet or down: with it up, runs are noticed as they start, so the next
+    look is hours away; without it, at most 15 minutes. ``gone(task_id)`` is told of a task the platform no longer
+    has.
+    """
+    cap = 6 * 3600 if orc.context.tracker.healthy else 900
+    wake_at = orc.clock.time() + cap
+    for task_id in list(task_ids):
+        try:
+            await reconcile(task_id)
+            task = await orc.client.tasks.fetch(task_id)
+        except NotFoundError as exc:
+            if gone is not None:
+                gone(task_id)
+            else:
+                log.info("schedule check failed", task_id=task_id, error=str(exc))
+            continue
+        except OrchestratorError as exc:
+            log.info("schedule check failed", task_id=task_id, error=str(exc))
+            continue
+        if task.next_run_at:
+            wake_at = min(wake_at, task.next_run_at / 1000 + 2)
+    return max(wake_at, orc.clock.time() + 1)
