@@ -6,8 +6,8 @@ import enum
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -19,7 +19,6 @@ from ._clock import Clock, SystemClock, move_on_after
 from ._errors import NotCancellable, OrchestratorError, PlatformError, RoutingError, UsageError
 from ._scheduling import ScheduleManager
 from .jobs._adaptive import AdaptiveRouter
-from .jobs._adaptive import meta_key as adaptive_key
 from .jobs._bounds import CeilingPolicy, task_fields, task_max_time
 from .jobs._definition import Job, JobFunction, P, _decorate, _JobOptions, rebind_policy
 from .jobs._events import EventType
@@ -636,7 +635,12 @@ class Orchestrator:
 
     async def _finish(self, record: JobRecord, outcome: Outcome) -> None:
         store = self.store
-        async with self._adapting(record, outcome):
+        j = self._jobs.get(record.job_name)
+        started = (outcome.result or {}).get("started_at") or record.started_at
+        adaptive = j is not None and self.adaptive.applies(j.definition.decision, j.definition.forced_route)
+        async with self.adaptive.finishing(
+            store, record.id, record.job_name, self.clock, started=started if adaptive else None
+        ):
             await store.append_event(record.id, outcome.event_type, dict(outcome.event_data), key="terminal")
             finished = await store.finish_job(
                 record.id, outcome.status, result=outcome.result, error=outcome.error
@@ -656,12 +660,10 @@ class Orchestrator:
             status=outcome.status.value,
             reason=excerpt(str((outcome.error or {}).get("reason", ""))),
         )
-        started = (outcome.result or {}).get("started_at") or record.started_at
         if outcome.status is JobStatus.SUCCEEDED and started is not None:
             self._stats.add(record.job_name, self.clock.time() - float(started))
         elif outcome.status is JobStatus.CEILING_EXCEEDED:
             self._stats.add(record.job_name, self.routing.ceiling.total_seconds())
-        j = self._jobs.get(record.job_name)
         if j is not None and j.definition.on_ceiling == "fail":  # "continue" and "task" handle the ceiling
             advice = self._stats.advice(j.name, j.route, self.routing)
             if advice:
@@ -673,28 +675,6 @@ class Orchestrator:
                     {"p95": p95, "ceiling": self.routing.ceiling.total_seconds(), "message": advice},
                     key="advice",
                 )
-
-    @asynccontextmanager
-    async def _adapting(self, record: JobRecord, outcome: Outcome) -> AsyncIterator[None]:
-        """Adaptive routing decides on a run's duration before the job is seen finished (so that a start after
-        ``result()`` returned goes by the new decision), with the job's finish under the decision's store lock
-        (so that runs ending together each see the ones before)."""
-        j = self._jobs.get(record.job_name)
-        started = (outcome.result or {}).get("started_at") or record.started_at
-        if (
-            j is None
-            or started is None
-            or not self.adaptive.applies(j.definition.decision, j.definition.forced_route)
-        ):
-            yield
-            return
-        async with self.store.lock(adaptive_key(j.name)):
-            now = self.clock.time()
-            changed = await self.adaptive.observe(self.store, j.name, now, pending=now - float(started))
-            if changed is not None:
-                data = {"message": changed.describe(), **changed.to_dict()}
-                await self.store.append_event(record.id, EventType.ROUTING_CHANGED, data, key="routing")
-            yield
 
     # -- recovery and leases ------------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ and ``orchestrator routes --store URL`` show it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ._duration import format_duration
+from ._events import EventType
 from ._report import RoutingReport, percentile
 from ._routing import Route, RouteDecision, RoutingPolicy
 
 if TYPE_CHECKING:
+    from .._clock import Clock
     from ..store._protocol import JobStore
 
 __all__ = ["AdaptiveDecision", "AdaptiveRouter", "meta_key"]
@@ -164,6 +167,27 @@ class AdaptiveRouter:
             mark=decision.mark,
         )
         return decision
+
+    @asynccontextmanager
+    async def finishing(
+        self, store: JobStore, job_id: str, job_name: str, clock: Clock, *, started: float | None
+    ) -> AsyncIterator[None]:
+        """Around recording a run of an adaptive job finished (``started``: when it started; ``None``: not adaptive).
+
+        The decision is taken on the run's duration before the job is seen finished (so that a start after
+        ``result()`` returned goes by it), and the finish is recorded under the decision's store lock (so that
+        runs ending together each count the ones before). A change is logged in the job's log too.
+        """
+        if started is None:
+            yield
+            return
+        async with store.lock(meta_key(job_name)):
+            now = clock.time()
+            changed = await self.observe(store, job_name, now, pending=now - float(started))
+            if changed is not None:
+                data = {"message": changed.describe(), **changed.to_dict()}
+                await store.append_event(job_id, EventType.ROUTING_CHANGED, data, key="routing")
+            yield
 
     def _change(self, current: AdaptiveDecision | None, p95: float) -> Route | None:
         low, high = self.marks()
