@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import JobCancelled, JobStatus, Prompt
+from orchestrator import JobCancelled, JobStatus, JobTimedOut, Prompt
 from orchestrator.testing import Harness
 
 from .conftest import invoke_in_thread
@@ -172,3 +172,49 @@ async def test_memory_store_from_the_command_line_is_empty_and_says_why() -> Non
     assert result.exit_code == 0
     assert "lives inside the process" in result.stderr
     assert "No jobs" in result.stdout
+
+
+async def test_timed_out_job_in_list_show_and_watch(harness: Harness, tmp_path: Path) -> None:
+    """A task past its bound is listed by --status timed_out, shown with its partial output, and watch exits 1."""
+    url = f"sqlite:///{tmp_path}/jobs.sqlite3"
+    orc = harness.orchestrator(store=url)
+
+    @orc.job(runtime="10m", cancellable=True)
+    def overrun() -> Prompt:
+        return Prompt(text="Go [[tokens 3]] [[sleep 1h]]", backstory="A worker.")
+
+    async with orc:
+        handle = await overrun.start()
+        with pytest.raises(JobTimedOut):
+            await handle.result()
+    listed = await invoke_in_thread(["jobs", "list", "--store", url, "--status", "timed_out", "--json"])
+    shown = await invoke_in_thread(["jobs", "show", handle.id, "--store", url])
+    watched = await invoke_in_thread(["jobs", "watch", handle.id, "--store", url, "--exit-status"])
+    assert listed.exit_code == 0, listed.output
+    assert [row["id"] for row in json.loads(listed.stdout)] == [handle.id]
+    assert "timed_out" in shown.stdout and "alpha bravo charlie" in shown.stdout
+    assert watched.exit_code == 1
+    assert "job.timed_out" in watched.stdout
+
+
+async def test_cancel_a_dispatch_rerun_as_a_task(harness: Harness, tmp_path: Path) -> None:
+    """jobs cancel reaches a dispatch that on_ceiling="task" re-ran as a task (it is a task on the platform now)."""
+    url = f"sqlite:///{tmp_path}/jobs.sqlite3"
+    orc = harness.orchestrator(store=url)
+
+    @orc.job(runtime="10m", on_ceiling="task")
+    def survey() -> Prompt:
+        return Prompt(text="Survey [[sleep 5h]]", backstory="A surveyor.")
+
+    async with orc:
+        handle = await survey.start()
+        async for event in handle.events():
+            if event.type == "task.execution":
+                break
+        args = ["jobs", "cancel", handle.id, "--store", url, "--platform-url", harness.platform.base_url]
+        with harness.clock.hold():
+            result = await invoke_in_thread(args, env={"CHATBOTKIT_API_TOKEN": harness.platform.token})
+        with pytest.raises(JobCancelled):
+            await handle.result()
+    assert result.exit_code == 0, result.output
+    assert "cancel requested" in result.stdout
