@@ -427,7 +427,9 @@ class Orchestrator:
             raise UsageError(f"scheduled job {j.name!r} takes no arguments")
         prompt = await j.prompt(*args, **kwargs)
         route = j.route
-        if self.adaptive.applies(j.definition.decision, j.definition.forced_route) and not prompt.tools:
+        # a run with live tools, or on a conversation (stateful), stays a dispatch: a task can hold neither
+        movable = not prompt.tools and not prompt.stateful
+        if movable and self.adaptive.applies(j.definition.decision, j.definition.forced_route):
             route = await self.adaptive.route_for(self.store, j.name, j.route)
         spec = self._build_spec(j, prompt, args, kwargs, route)
         now = self.clock.time()

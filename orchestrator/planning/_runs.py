@@ -41,6 +41,8 @@ class PlanRuns:
         self._orc = orc
         self._tasks: dict[str, dict[str, Any]] = {}  # task id -> {plan_id, name, since}
         self._wake = anyio.Event()
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._watching = False
 
     async def open(self, tg: anyio.abc.TaskGroup) -> None:
         """Load the recurring tasks from the store and start following them."""
@@ -48,7 +50,14 @@ class PlanRuns:
         if isinstance(registry, dict):
             self._tasks.update({str(k): dict(v) for k, v in registry.items() if isinstance(v, dict)})
         self._orc.context.tracker.add_listener(self._on_item)
-        tg.start_soon(self._watch)
+        self._tg = tg
+        self._start_watching()
+
+    def _start_watching(self) -> None:
+        # only with a task to follow: an idle orchestrator keeps no fallback timer
+        if self._tasks and self._tg is not None and not self._watching:
+            self._watching = True
+            self._tg.start_soon(self._watch)
 
     async def track(self, task_id: str, *, plan_id: str, name: str) -> None:
         """Follow a recurring task of a plan from now on (idempotent; kept in the store for every replica)."""
@@ -61,6 +70,7 @@ class PlanRuns:
                 registry[task_id] = entry
                 await store.set_meta(REGISTRY_KEY, registry)
             self._tasks[task_id] = dict(registry[task_id])
+        self._start_watching()
         self._wake.set()
 
     async def _on_item(self, data: Any) -> None:

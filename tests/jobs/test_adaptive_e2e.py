@@ -115,3 +115,22 @@ def test_adaptive_policy_refuses_marks_that_would_flap() -> None:
     with pytest.raises(ValueError, match="adaptive_window"):
         RoutingPolicy(adaptive=True, adaptive_window=0)
     assert RoutingPolicy(adaptive=True).dispatch_budget == timedelta(minutes=12)
+
+
+async def test_a_stateful_run_stays_a_dispatch(harness: Harness) -> None:
+    """A moved job's run on a conversation stays a dispatch: a task cannot write into that conversation."""
+    async with harness.platform.client() as client:
+        conversation = await client.conversations.create({})
+    orc = harness.orchestrator(routing=POLICY)
+
+    @orc.job(runtime="5m", name="research")
+    def research(work: str, conversation_id: str | None = None) -> Prompt:
+        return Prompt(text=f"Research [[sleep {work}]]", conversation_id=conversation_id)
+
+    async with orc:
+        for _ in range(3):
+            await (await research.start("13m")).result()
+        assert (await research.start("1m")).route is Route.TASK
+        stateful = await research.start("1m", conversation.id)
+        assert stateful.route is Route.DISPATCH
+        assert (await stateful.result()).conversation_id == conversation.id
