@@ -8,7 +8,7 @@ import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from croniter import croniter
 
@@ -16,13 +16,25 @@ from .._errors import RoutingError, UsageError
 from ._duration import parse_duration
 from ._prompt import Prompt
 from ._routing import JobShape, Route, RouteDecision, RoutingPolicy
+from ._runtime import HandleRuntime
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
     from ._handle import JobHandle
     from ._result import JobResult
 
-__all__ = ["SCHEDULE_PRESETS", "Job", "JobDefinition", "JobFunction", "job", "validate_schedule"]
+__all__ = [
+    "SCHEDULE_PRESETS",
+    "Job",
+    "JobDefinition",
+    "JobFunction",
+    "JobOptions",
+    "JobRuntime",
+    "decorate",
+    "job",
+    "rebind_policy",
+    "validate_schedule",
+    "validate_timezone",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,6 +68,7 @@ def validate_schedule(schedule: str, timezone: str | None, *, where: str) -> Non
 
 
 def validate_timezone(timezone: str, *, where: str) -> None:
+    """Raise :class:`RoutingError` for a timezone that is not an IANA name."""
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
@@ -84,6 +97,28 @@ class JobDefinition:
         return self.decision.route
 
 
+class JobRuntime(HandleRuntime, Protocol):
+    """Start, cancel, trigger and read jobs: what a :class:`Job` needs from the runtime it is registered with."""
+
+    @property
+    def routing(self) -> RoutingPolicy:
+        """The routing policy the runtime's jobs are routed under."""
+        ...
+
+    @property
+    def running(self) -> bool:
+        """Whether jobs can start now (inside ``async with orc``)."""
+        ...
+
+    async def start_job(self, j: Job[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobHandle:
+        """Record ``j`` with these arguments, start it on the platform and supervise it."""
+        ...
+
+    async def trigger_scheduled(self, j: Job[Any]) -> JobHandle:
+        """Run a scheduled job once, now."""
+        ...
+
+
 class Job(Generic[P]):
     """A declared job. Calling it returns its prompt; ``start()`` runs it on the platform.
 
@@ -93,7 +128,7 @@ class Job(Generic[P]):
     def __init__(self, fn: JobFunction[P], definition: JobDefinition) -> None:
         self.fn = fn
         self.definition = definition
-        self._orc: Orchestrator | None = None
+        self._orc: JobRuntime | None = None
         self.__name__ = getattr(fn, "__name__", definition.name)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
@@ -124,8 +159,8 @@ class Job(Generic[P]):
             value = await value
         return Prompt.coerce(value)
 
-    def bind(self, orc: Orchestrator) -> None:
-        """Attach to ``orc``; a job moves to a new orchestrator only once its previous one is not running."""
+    def bind(self, orc: JobRuntime) -> None:
+        """Attach to ``orc`` (an orchestrator's runtime); a job moves to another only once its previous one stopped."""
         if self._orc is not None and self._orc is not orc and self._orc.running:
             raise UsageError(
                 f"job {self.name!r} is registered with an Orchestrator that is running; a job belongs to one "
@@ -134,7 +169,8 @@ class Job(Generic[P]):
         self._orc = orc
 
     @property
-    def orchestrator(self) -> Orchestrator:
+    def orchestrator(self) -> JobRuntime:
+        """The runtime this job is registered with (that of its ``Orchestrator``)."""
         if self._orc is None:
             raise UsageError(
                 f"job {self.name!r} is not registered with an Orchestrator: declare it with @orc.job(...) "
@@ -148,7 +184,7 @@ class Job(Generic[P]):
         With ``max_concurrency`` reached, returns at once with the job ``pending``; it starts, in order, when a
         slot frees.
         """
-        return await self.orchestrator._start_job(self, args, kwargs)
+        return await self.orchestrator.start_job(self, args, kwargs)
 
     async def run(self, *args: P.args, **kwargs: P.kwargs) -> JobResult:
         """Start the job and wait for its result."""
@@ -157,7 +193,7 @@ class Job(Generic[P]):
 
     async def trigger_now(self) -> JobHandle:
         """Run a scheduled job once, now, off its schedule (the run in progress if one is running)."""
-        return await self.orchestrator._trigger_scheduled(self)
+        return await self.orchestrator.trigger_scheduled(self)
 
 
 def make_definition(
@@ -234,7 +270,9 @@ def make_definition(
 
 
 @dataclass(frozen=True, slots=True)
-class _JobOptions:
+class JobOptions:
+    """The decorator's arguments, as one value (``@job`` and ``@orc.job`` share it)."""
+
     runtime: timedelta | float | str | None = None
     cancellable: bool = False
     schedule: str | None = None
@@ -246,7 +284,8 @@ class _JobOptions:
     retries: int = 0
 
 
-def _decorate(fn: Callable[..., Any], options: _JobOptions, policy: RoutingPolicy) -> Job[Any]:
+def decorate(fn: Callable[..., Any], options: JobOptions, policy: RoutingPolicy) -> Job[Any]:
+    """A :class:`Job` of ``fn``, declared with ``options`` and routed by ``policy``."""
     definition = make_definition(
         fn,
         policy=policy,
@@ -298,13 +337,13 @@ def job(
 
     ``@orc.job(...)`` takes the same arguments and binds at once, with that orchestrator's routing policy.
     """
-    options = _JobOptions(
+    options = JobOptions(
         runtime, cancellable, schedule, timezone, interactive, route, name, max_concurrency, retries
     )
     pol = policy or RoutingPolicy()
     if fn is not None:
-        return _decorate(fn, options, pol)
-    return lambda f: _decorate(f, options, pol)
+        return decorate(fn, options, pol)
+    return lambda f: decorate(f, options, pol)
 
 
 def rebind_policy(j: Job[Any], policy: RoutingPolicy) -> None:

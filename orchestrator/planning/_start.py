@@ -19,7 +19,7 @@ from ._policy import PlanPolicy
 from ._values import PlannedTask
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ..runtime import Runtime, RuntimeOwner
 
 __all__ = ["ApprovalVerdict", "Approver", "load_plan", "start_plan"]
 
@@ -32,7 +32,7 @@ Approver: TypeAlias = Callable[[Sequence[PlannedTask]], ApprovalVerdict | Awaita
 
 
 async def start_plan(
-    orc: Orchestrator,
+    owner: RuntimeOwner,
     request: str,
     *,
     bot_id: str | None = None,
@@ -53,7 +53,8 @@ async def start_plan(
         UsageError: an empty request, or a key already used by another request.
         PlatformError: the platform refused the planning run.
     """
-    orc._require_open()
+    orc = owner.runtime
+    orc.require_open()
     if not isinstance(request, str) or not request.strip():
         raise UsageError("orc.plan() needs a request: the text that says what needs to happen")
     if key is not None and (not isinstance(key, str) or not key.strip()):
@@ -86,18 +87,19 @@ async def start_plan(
             await start_attempt(orc, doc, request=request, policy=policy, backstory=backstory)
     log.info("plan started" if fresh else "plan found", plan_id=plan_id, attempts=len(doc.attempts))
     handle = PlanHandle(orc, doc)
-    tg = orc._tg
+    tg = orc.task_group
     if tg is not None:
         tg.start_soon(_keep, orc, PlanHandle(orc, doc), approve)
     return handle
 
 
-async def load_plan(orc: Orchestrator, plan_id: str) -> PlanHandle:
+async def load_plan(owner: RuntimeOwner, plan_id: str) -> PlanHandle:
     """A handle on a plan in the store, by id (from any process sharing it).
 
     Raises:
         UsageError: no such plan.
     """
+    orc = owner.runtime
     doc = await load_doc(orc.store, plan_id)
     if doc is None:
         raise UsageError(f"no plan {plan_id!r} in the store {orc.store.url}")
@@ -124,7 +126,7 @@ def _names(verdict: Any, held: Sequence[PlannedTask]) -> list[str]:
     return [known[n.casefold()] for n in names]
 
 
-async def _ask(orc: Orchestrator, approver: Approver, held: Sequence[PlannedTask]) -> Any:
+async def _ask(orc: Runtime, approver: Approver, held: Sequence[PlannedTask]) -> Any:
     if inspect.iscoroutinefunction(approver):
         return await approver(held)
     call = functools.partial(approver, held)
@@ -136,7 +138,7 @@ async def _ask(orc: Orchestrator, approver: Approver, held: Sequence[PlannedTask
     return await verdict if inspect.isawaitable(verdict) else verdict
 
 
-async def _keep(orc: Orchestrator, handle: PlanHandle, approver: Approver | None) -> None:
+async def _keep(orc: Runtime, handle: PlanHandle, approver: Approver | None) -> None:
     """Complete the plan as soon as its planning run ends (a text plan's tasks are created then), then ask the
     approver, if any, about the held tasks. Never raises into the orchestrator's task group."""
     try:

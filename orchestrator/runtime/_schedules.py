@@ -17,17 +17,16 @@ import anyio
 import anyio.abc
 import structlog
 
-from ._clock import fail_after
-from ._errors import OrchestratorError, UsageError
-from .jobs._events import EventType
-from .jobs._handle import JobHandle
-from .platform import TaskExecution
-from .store._protocol import JobRecord, JobStatus
-from .supervise._launch import SCHEDULE_META_KEY, ensure_bot, find_task
+from .._clock import fail_after
+from .._errors import OrchestratorError, UsageError
+from ..jobs import EventType, Job
+from ..platform import TaskExecution
+from ..store import JobRecord, JobStatus
+from ..supervise import SCHEDULE_META_KEY, ensure_bot, find_task
 
 if TYPE_CHECKING:
-    from ._orchestrator import Orchestrator
-    from .jobs._definition import Job
+    from ._runloop import RunLoop
+    from ._state import Shared
 
 __all__ = ["ScheduleManager"]
 
@@ -38,8 +37,9 @@ FINGERPRINT_META_KEY = "orchestratorFingerprint"
 class ScheduleManager:
     """Keeps the platform tasks of scheduled jobs in line with their declarations, and adopts their runs."""
 
-    def __init__(self, orc: Orchestrator) -> None:
+    def __init__(self, orc: Shared, runs: RunLoop) -> None:
         self._orc = orc
+        self._runs = runs
         self.task_ids: dict[str, str] = {}  # job name -> task id
         self._jobs_by_task: dict[str, Job[Any]] = {}
         self._since: dict[str, float] = {}
@@ -159,11 +159,11 @@ class ScheduleManager:
             },
             started_at=started,
             owner=orc.replica_id,
-            lease_expires_at=now + orc._lease,
+            lease_expires_at=now + orc.lease,
         )
         stored = await orc.store.create_job(record)
         if stored.state.get("adopted_by") == nonce:  # this call created it (not another replica, not earlier)
-            orc._known[stored.id] = (j.name, j.route)
+            orc.remember(stored.id, j.name, j.route)
             await orc.store.append_event(
                 stored.id,
                 EventType.STARTED,
@@ -176,10 +176,10 @@ class ScheduleManager:
                 },
                 key="started:1",
             )
-            orc._spawn(stored, holds_slot=False)
+            self._runs.spawn(stored, holds_slot=False)
         return stored
 
-    async def trigger_now(self, j: Job[Any]) -> JobHandle:
+    async def trigger_now(self, j: Job[Any]) -> JobRecord:
         orc = self._orc
         task_id = self.task_ids.get(j.name)
         if task_id is None:
@@ -197,5 +197,4 @@ class ScheduleManager:
                         break
                     await waiter.wait()
         assert newest is not None
-        record = await self._adopt(task_id, newest)
-        return JobHandle(orc, record.id, j.name, j.route)
+        return await self._adopt(task_id, newest)
