@@ -7,8 +7,6 @@ runtime. See ARCHITECTURE.md for the layers and the flow of a job.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -19,11 +17,12 @@ import structlog
 
 from ._clock import Clock, SystemClock
 from ._errors import UsageError
+from ._opening import default_replica_id, open_platform
 from .jobs import Job, JobFunction, JobHandle, JobOptions, Route, RoutingPolicy, RoutingReport
 from .jobs import decorate as decorate_job
 from .planning import PlanHandle, PlanPolicy, install, start_plan
 from .platform import PlatformClient
-from .runtime import Runtime, RuntimeState, ScheduleManager
+from .runtime import Runtime, RuntimeConfig, RuntimeState, ScheduleManager
 from .store import JobStore, open_store
 from .supervise import SupervisorContext
 
@@ -76,15 +75,16 @@ class Orchestrator:
         self._store_arg = store
         self._environ = environ
         platform_clock = getattr(platform, "clock", None)
-        self.runtime = Runtime(
+        config = RuntimeConfig(
             clock=clock or platform_clock or SystemClock(),
             routing=routing or RoutingPolicy(),
-            replica_id=replica_id or f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}",
+            replica_id=replica_id or default_replica_id(),
             lease=lease,
             grace=grace,
             retention=retention,
             max_concurrency=max_concurrency,
         )
+        self.runtime = Runtime(config)
         self.clock: Clock = self.runtime.clock
         self.routing = self.runtime.routing
         self.replica_id = self.runtime.replica_id
@@ -184,21 +184,6 @@ class Orchestrator:
     def context(self) -> SupervisorContext:
         return self.runtime.context
 
-    async def _open_platform(self, stack: AsyncExitStack) -> PlatformClient:
-        arg = self._platform_arg
-        if isinstance(arg, PlatformClient):
-            return await stack.enter_async_context(arg)
-        if arg is None:
-            env = os.environ if self._environ is None else self._environ
-            if env.get("CHATBOTKIT_API_TOKEN"):
-                client = PlatformClient.from_env(env, clock=self.clock)
-                return await stack.enter_async_context(client)
-            from .local import LocalPlatform
-
-            arg = LocalPlatform(clock=self.clock)
-        platform = await stack.enter_async_context(arg)
-        return await stack.enter_async_context(platform.client())
-
     async def __aenter__(self) -> Orchestrator:
         rt = self.runtime
         if rt.state is not RuntimeState.NEW:
@@ -207,7 +192,7 @@ class Orchestrator:
         stack = AsyncExitStack()
         await stack.__aenter__()
         try:
-            client = await self._open_platform(stack)
+            client = await open_platform(self._platform_arg, stack, clock=self.clock, environ=self._environ)
             store = await stack.enter_async_context(
                 open_store(self._store_arg, clock=self.clock, environ=self._environ)
             )

@@ -1,21 +1,27 @@
-"""Declaring jobs: the ``job`` decorator, the frozen :class:`JobDefinition` it attaches, and :class:`Job`."""
+"""Declaring jobs: the ``job`` decorator, :class:`Job` (what it returns), and the runtime protocol a job needs.
+
+The frozen :class:`JobDefinition` a job carries, and its validation, are in :mod:`._declaration`.
+"""
 
 from __future__ import annotations
 
 import inspect
-import re
-import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from croniter import croniter
-
-from .._errors import RoutingError, UsageError
-from ._duration import parse_duration
+from .._errors import UsageError
+from ._declaration import (
+    SCHEDULE_PRESETS,
+    JobDefinition,
+    make_definition,
+    reroute,
+    validate_schedule,
+    validate_timezone,
+)
 from ._prompt import Prompt
-from ._routing import JobShape, Route, RouteDecision, RoutingPolicy
+from ._routing import Route, RouteDecision, RoutingPolicy
 from ._runtime import HandleRuntime
 
 if TYPE_CHECKING:
@@ -39,62 +45,6 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 JobFunction = Callable[P, Prompt | str] | Callable[P, Awaitable[Prompt | str]]
-
-SCHEDULE_PRESETS: dict[str, str] = {
-    "quarterhourly": "*/15 * * * *",
-    "halfhourly": "*/30 * * * *",
-    "hourly": "0 * * * *",
-    "daily": "0 0 * * *",
-    "twicedaily": "0 0,12 * * *",
-    "weekly": "0 0 * * 1",
-    "twiceweekly": "0 0 * * 1,4",
-    "monthly": "0 0 1 * *",
-    "twicemonthly": "0 0 1,15 * *",
-}
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-
-
-def validate_schedule(schedule: str, timezone: str | None, *, where: str) -> None:
-    """Raise :class:`RoutingError` for a cron expression or timezone the platform would refuse."""
-    expr = SCHEDULE_PRESETS.get(schedule, schedule)
-    if schedule == "never" or not croniter.is_valid(expr):
-        raise RoutingError(
-            f"{where}: schedule {schedule!r} is not a valid cron expression. Write five fields "
-            "'minute hour day-of-month month day-of-week', e.g. '0 7 * * 1-5' (07:00 on weekdays), "
-            f"or a preset: {', '.join(SCHEDULE_PRESETS)}"
-        )
-    if timezone is not None:
-        validate_timezone(timezone, where=where)
-
-
-def validate_timezone(timezone: str, *, where: str) -> None:
-    """Raise :class:`RoutingError` for a timezone that is not an IANA name."""
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise RoutingError(
-            f"{where}: timezone {timezone!r} is not an IANA timezone name; use e.g. 'Europe/London' or 'UTC'"
-        ) from exc
-
-
-@dataclass(frozen=True, slots=True)
-class JobDefinition:
-    """A job's declaration, validated and routed when the decorator runs."""
-
-    name: str
-    runtime: timedelta | None
-    cancellable: bool
-    schedule: str | None
-    timezone: str | None
-    interactive: bool
-    forced_route: Route | None
-    max_concurrency: int | None
-    retries: int
-    decision: RouteDecision
-
-    @property
-    def route(self) -> Route:
-        return self.decision.route
 
 
 class JobRuntime(HandleRuntime, Protocol):
@@ -196,79 +146,6 @@ class Job(Generic[P]):
         return await self.orchestrator.trigger_scheduled(self)
 
 
-def make_definition(
-    fn: Callable[..., Any],
-    *,
-    policy: RoutingPolicy,
-    runtime: timedelta | float | str | None,
-    cancellable: bool,
-    schedule: str | None,
-    timezone: str | None,
-    interactive: bool,
-    route: Route | str | None,
-    name: str | None,
-    max_concurrency: int | None,
-    retries: int,
-) -> JobDefinition:
-    """Validate a declaration and route it; every problem is a :class:`RoutingError` saying what to declare."""
-    job_name = str(name or getattr(fn, "__name__", None) or "job")
-    where = f"job {job_name!r}"
-    if not _NAME.match(job_name):
-        raise RoutingError(f"{where}: a job name may use letters, digits and _ . : - (1-128 characters)")
-    if not callable(fn):
-        raise RoutingError(f"{where}: @job decorates a function returning a Prompt or str, got {fn!r}")
-    try:
-        rt = None if runtime is None else parse_duration(runtime, what="runtime")
-    except ValueError as exc:
-        raise RoutingError(f"{where}: {exc}") from exc
-    if rt is not None and rt <= timedelta(0):
-        raise RoutingError(f"{where}: runtime must be positive, got {runtime!r}")
-    forced: Route | None
-    try:
-        forced = None if route is None else Route(route)
-    except ValueError as exc:
-        raise RoutingError(f"{where}: route {route!r} is not one of {[r.value for r in Route]}") from exc
-    if schedule is not None:
-        validate_schedule(schedule, timezone, where=where)
-        required = [
-            p.name
-            for p in inspect.signature(fn).parameters.values()
-            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-        if required:
-            raise RoutingError(
-                f"{where}: a scheduled job runs with no arguments, but it takes {', '.join(required)}. "
-                "Give those parameters defaults, or drop schedule= and start it with job.start(...)"
-            )
-    elif timezone is not None:
-        validate_timezone(timezone, where=where)
-    if max_concurrency is not None and max_concurrency < 1:
-        raise RoutingError(f"{where}: max_concurrency must be at least 1 (or None for no limit)")
-    if retries < 0:
-        raise RoutingError(f"{where}: retries must be 0 or more")
-    shape = JobShape(
-        name=job_name,
-        runtime=rt,
-        cancellable=cancellable,
-        schedule=schedule,
-        interactive=interactive,
-        route=forced,
-    )
-    decision = policy.decide(shape)
-    return JobDefinition(
-        name=job_name,
-        runtime=rt,
-        cancellable=cancellable,
-        schedule=schedule,
-        timezone=timezone,
-        interactive=interactive,
-        forced_route=forced,
-        max_concurrency=max_concurrency,
-        retries=retries,
-        decision=decision,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class JobOptions:
     """The decorator's arguments, as one value (``@job`` and ``@orc.job`` share it)."""
@@ -348,13 +225,4 @@ def job(
 
 def rebind_policy(j: Job[Any], policy: RoutingPolicy) -> None:
     """Route ``j`` again under another policy (when an unbound job is registered with an orchestrator)."""
-    d = j.definition
-    shape = JobShape(
-        name=d.name,
-        runtime=d.runtime,
-        cancellable=d.cancellable,
-        schedule=d.schedule,
-        interactive=d.interactive,
-        route=d.forced_route,
-    )
-    j.definition = replace(d, decision=policy.decide(shape))
+    j.definition = replace(j.definition, decision=reroute(j.definition, policy))

@@ -13,6 +13,7 @@ from ._leases import Leases as Leases
 from ._runloop import RunLoop as RunLoop
 from ._schedules import ScheduleManager as ScheduleManager
 from ._slots import Slots as Slots
+from ._state import RuntimeConfig as RuntimeConfig
 from ._state import RuntimeState as RuntimeState
 from ._state import Shared as Shared
 
@@ -22,6 +23,7 @@ __all__ = [
     "Leases",
     "RunLoop",
     "Runtime",
+    "RuntimeConfig",
     "RuntimeOwner",
     "RuntimeState",
     "ScheduleManager",

@@ -11,14 +11,12 @@ handles depend on that protocol only, and planning builds on the runtime, never 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Protocol
 
 import anyio.abc
 
-from .._clock import Clock
 from .._errors import RoutingError, UsageError
-from ..jobs import Job, JobHandle, Route, RoutingPolicy, rebind_policy
+from ..jobs import Job, JobHandle, Route, rebind_policy
 from ..platform import PlatformClient
 from ..store import JobStore
 from ..supervise import SupervisorContext, TaskTracker
@@ -30,9 +28,9 @@ from ._retention import prune_loop
 from ._runloop import RunLoop
 from ._schedules import ScheduleManager
 from ._slots import Slots
-from ._state import RuntimeState, Shared
+from ._state import RuntimeConfig, RuntimeState, Shared
 
-__all__ = ["Runtime", "RuntimeOwner", "RuntimeState"]
+__all__ = ["Runtime", "RuntimeConfig", "RuntimeOwner", "RuntimeState"]
 
 
 class RuntimeOwner(Protocol):
@@ -45,21 +43,9 @@ class RuntimeOwner(Protocol):
 class Runtime(Shared):
     """The shared state and the parts of one orchestrator (see the module docstring)."""
 
-    def __init__(
-        self,
-        *,
-        clock: Clock,
-        routing: RoutingPolicy,
-        replica_id: str,
-        lease: timedelta,
-        grace: timedelta,
-        retention: timedelta,
-        max_concurrency: int | None,
-    ) -> None:
-        super().__init__(
-            clock=clock, routing=routing, replica_id=replica_id, lease=lease, grace=grace, retention=retention
-        )
-        self.slots = Slots(max_concurrency)
+    def __init__(self, config: RuntimeConfig) -> None:
+        super().__init__(config)
+        self.slots = Slots(config.max_concurrency)
         self.finisher = Finisher(self)
         self.runs = RunLoop(self, self.slots, self.finisher)
         self.admission = Admission(self, self.slots, self.finisher, self.runs)

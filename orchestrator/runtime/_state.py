@@ -7,6 +7,7 @@ parts they call, as constructor arguments, and :class:`~._core.Runtime` extends 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..platform import PlatformClient
 from ..store import JobStore
 from ..supervise import SupervisorContext
 
-__all__ = ["RuntimeState", "Shared"]
+__all__ = ["RuntimeConfig", "RuntimeState", "Shared"]
 
 
 class RuntimeState(enum.Enum):
@@ -30,25 +31,40 @@ class RuntimeState(enum.Enum):
     CLOSED = "closed"
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    """How one orchestrator runs (the ``Orchestrator`` arguments of the same names).
+
+    Attributes:
+        clock: the clock every wait uses.
+        routing: the routing policy jobs are routed under.
+        replica_id: this process's name in leases.
+        lease: how long a claim on in-flight jobs lasts without renewal.
+        grace: how long after the ceiling a silent dispatch is declared killed.
+        retention: how long finished jobs are kept; also the expiry of one-off tasks.
+        max_concurrency: at most this many jobs at once in this process (``None``: no limit).
+    """
+
+    clock: Clock
+    routing: RoutingPolicy
+    replica_id: str
+    lease: timedelta = timedelta(seconds=30)
+    grace: timedelta = timedelta(seconds=60)
+    retention: timedelta = timedelta(days=7)
+    max_concurrency: int | None = None
+
+
 class Shared:
     """The configuration, the registry and the opened services of one orchestrator."""
 
-    def __init__(
-        self,
-        *,
-        clock: Clock,
-        routing: RoutingPolicy,
-        replica_id: str,
-        lease: timedelta,
-        grace: timedelta,
-        retention: timedelta,
-    ) -> None:
-        self.clock = clock
-        self.routing = routing
-        self.replica_id = replica_id
-        self.lease = lease.total_seconds()
-        self.grace = grace.total_seconds()
-        self.retention = retention
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self.clock = config.clock
+        self.routing = config.routing
+        self.replica_id = config.replica_id
+        self.lease = config.lease.total_seconds()
+        self.grace = config.grace.total_seconds()
+        self.retention = config.retention
         self.state = RuntimeState.NEW
         self.jobs: dict[str, Job[Any]] = {}
         self.known: dict[str, tuple[str, Route]] = {}  # job id -> (job name, route), for handles by id
