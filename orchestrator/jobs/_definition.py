@@ -119,6 +119,11 @@ class Job(Generic[P]):
         self._orc = orc
 
     @property
+    def registered_with(self) -> JobRuntime | None:
+        """The runtime this job is registered with, or ``None`` while it is not registered."""
+        return self._orc
+
+    @property
     def orchestrator(self) -> JobRuntime:
         """The runtime this job is registered with (that of its ``Orchestrator``)."""
         if self._orc is None:

@@ -65,7 +65,7 @@ class Runtime(Shared):
             raise RoutingError(f"a job named {j.name!r} is already declared: give one of them name='...'")
         if self.state is RuntimeState.OPEN and j.definition.schedule is not None:
             raise UsageError(f"declare scheduled job {j.name!r} before entering `async with orc`")
-        if j._orc is not self:
+        if j.registered_with is not self:
             rebind_policy(j, self.routing)
         j.bind(self)
         self.jobs[j.name] = j
