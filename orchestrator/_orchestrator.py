@@ -84,7 +84,7 @@ class Orchestrator:
             retention=retention,
             max_concurrency=max_concurrency,
         )
-        self.runtime = Runtime(config)
+        self.runtime = Runtime(config, owner=self)
         self.clock: Clock = self.runtime.clock
         self.routing = self.runtime.routing
         self.replica_id = self.runtime.replica_id
@@ -217,6 +217,20 @@ class Orchestrator:
             await stack.__aexit__(None, None, None)
         rt.close()
         log.info("orchestrator stopped", replica=self.replica_id)
+
+    # -- what a Job uses (orchestrator.jobs.JobRuntime) ---------------------------------------------------
+
+    async def start_job(self, j: Job[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobHandle:
+        """Record ``j`` with these arguments and start it (what ``j.start(*args, **kwargs)`` does)."""
+        return await self.runtime.start_job(j, args, kwargs)
+
+    async def cancel_job(self, job_id: str) -> None:
+        """Cancel a job by id (what ``handle.cancel()`` does)."""
+        await self.runtime.cancel_job(job_id)
+
+    async def trigger_scheduled(self, j: Job[Any]) -> JobHandle:
+        """Run a scheduled job once, now (what ``j.trigger_now()`` does)."""
+        return await self.runtime.trigger_scheduled(j)
 
     # -- handles, plans, reports ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import anyio.abc
 
 from .._errors import RoutingError, UsageError
-from ..jobs import Job, JobHandle, Route, rebind_policy
+from ..jobs import Job, JobHandle, JobRuntime, Route, rebind_policy
 from ..platform import PlatformClient
 from ..store import JobStore
 from ..supervise import SupervisorContext, TaskTracker
@@ -43,8 +43,10 @@ class RuntimeOwner(Protocol):
 class Runtime(Shared):
     """The shared state and the parts of one orchestrator (see the module docstring)."""
 
-    def __init__(self, config: RuntimeConfig) -> None:
+    def __init__(self, config: RuntimeConfig, *, owner: JobRuntime | None = None) -> None:
         super().__init__(config)
+        # what registered jobs are bound to (``job.orchestrator``): the Orchestrator facade, else this runtime
+        self.owner: JobRuntime = owner if owner is not None else self
         self.slots = Slots(config.max_concurrency)
         self.finisher = Finisher(self)
         self.runs = RunLoop(self, self.slots, self.finisher)
@@ -65,9 +67,9 @@ class Runtime(Shared):
             raise RoutingError(f"a job named {j.name!r} is already declared: give one of them name='...'")
         if self.state is RuntimeState.OPEN and j.definition.schedule is not None:
             raise UsageError(f"declare scheduled job {j.name!r} before entering `async with orc`")
-        if j.registered_with is not self:
+        if j.registered_with is not self.owner:
             rebind_policy(j, self.routing)
-        j.bind(self)
+        j.bind(self.owner)
         self.jobs[j.name] = j
 
     async def open(self, client: PlatformClient, store: JobStore, tg: anyio.abc.TaskGroup) -> None:
