@@ -24,6 +24,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check orchestrator tests examples bench
 	$(BIN)/ruff format --check orchestrator tests examples bench
 	$(BIN)/mypy
+	# the import layering (pyproject.toml [tool.importlinter], drawn in ARCHITECTURE.md) and no import cycle at all
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/python .ci/import_cycles.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/stream_decode.py

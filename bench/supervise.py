@@ -290,13 +290,13 @@ async def run_orchestrator(
             ids.append((await bench.start(i, sleep)).id)
 
         async def wait_all() -> None:
-            # the orchestrator's set of supervisor tasks (private: there is no public gauge of it yet)
+            # the job ids the runtime supervises (its supervisor tasks)
             while True:
-                if not orc._running:
+                if not orc.runtime.supervising:
                     return
                 await anyio.sleep(SAMPLE_EVERY / 2)
 
-        figures = await ramp.run(lambda: len(orc._running), start_one, wait_all)
+        figures = await ramp.run(lambda: len(orc.runtime.supervising), start_one, wait_all)
         ok = late = 0
         for job_id in ids:
             record = await orc.store.get_job(job_id)

@@ -50,8 +50,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from . import __version__
 from ._clock import Clock, SystemClock
-from .jobs._events import EventType
-from .store._protocol import JobEvent, JobRecord, JobStatus, JobStore, JobWatch
+from .jobs import EventType
+from .store import JobEvent, JobRecord, JobStatus, JobStore, JobWatch
 
 __all__ = ["TracingStore"]
 

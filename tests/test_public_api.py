@@ -13,6 +13,8 @@ MODULES = [
     "orchestrator.local",
     "orchestrator.jobs",
     "orchestrator.planning",
+    "orchestrator.runtime",
+    "orchestrator.supervise",
     "orchestrator.testing",
 ]
 

@@ -31,7 +31,7 @@ from ._routing import Route, RouteDecision, RoutingPolicy
 
 if TYPE_CHECKING:
     from .._clock import Clock
-    from ..store._protocol import JobStore
+    from ..store import JobStore
 
 __all__ = ["AdaptiveDecision", "AdaptiveRouter", "meta_key"]
 

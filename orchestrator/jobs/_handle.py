@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from .._clock import move_on_after
 from .._errors import CeilingExceeded, JobCancelled, JobFailed, JobTimedOut, ResultTimeout, UsageError
-from ..store._protocol import JobEvent, JobRecord, JobStatus, iterate_events
+from ..store import JobEvent, JobRecord, JobStatus, iterate_events
 from ._result import JobResult
 from ._routing import Route
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ._runtime import HandleRuntime
 
 __all__ = ["JobHandle", "outcome_of"]
 
@@ -58,7 +58,7 @@ class JobHandle:
         route: the platform surface it runs on.
     """
 
-    def __init__(self, orc: Orchestrator, job_id: str, job_name: str, route: Route) -> None:
+    def __init__(self, orc: HandleRuntime, job_id: str, job_name: str, route: Route) -> None:
         self._orc = orc
         self.id = job_id
         self.job_name = job_name
@@ -117,4 +117,4 @@ class JobHandle:
         Raises:
             NotCancellable: the job is a dispatch or a completion, which the platform cannot cancel.
         """
-        await self._orc._cancel_job(self.id)
+        await self._orc.cancel_job(self.id)

@@ -22,8 +22,10 @@ from ._planner import install as install
 from ._policy import PlanPolicy as PlanPolicy
 from ._proposal import Proposal as Proposal
 from ._proposal import parse_proposal as parse_proposal
+from ._runs import plan_runs_of as plan_runs_of
 from ._start import ApprovalVerdict as ApprovalVerdict
 from ._start import Approver as Approver
+from ._start import approvers_of as approvers_of
 from ._start import load_plan as load_plan
 from ._start import start_plan as start_plan
 from ._tasks import PLAN_JOB as PLAN_JOB
@@ -48,9 +50,11 @@ __all__ = [
     "PlannedTask",
     "Proposal",
     "RefusedProposal",
+    "approvers_of",
     "extract_plan",
     "install",
     "load_plan",
     "parse_proposal",
+    "plan_runs_of",
     "start_plan",
 ]

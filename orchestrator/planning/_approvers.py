@@ -10,20 +10,32 @@ forever. A plan whose approver is registered nowhere stays held, and says so in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
-import anyio.abc
 import structlog
 
 from .._errors import UsageError
-from ._doc import load_doc
+from ._values import PlannedTask
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
-    from ._start import Approver
+    from ..runtime import Runtime
 
-__all__ = ["APPROVAL_PREFIX", "INDEX_KEY", "ApproverRegistry", "approver_name"]
+__all__ = [
+    "APPROVAL_PREFIX",
+    "INDEX_KEY",
+    "ApprovalVerdict",
+    "Approver",
+    "ApproverRegistry",
+    "approver_name",
+    "forget",
+    "remember",
+]
+
+ApprovalVerdict: TypeAlias = bool | Iterable[str | PlannedTask]
+"""``True``: approve every held task; ``False``: reject them all; else the tasks (or their names) to approve."""
+Approver: TypeAlias = Callable[[Sequence[PlannedTask]], ApprovalVerdict | Awaitable[ApprovalVerdict]]
+"""Called once the plan is complete, with its held tasks; sync (run in a worker thread) or async."""
 
 INDEX_KEY = "plan-approvals"
 APPROVAL_PREFIX = "approver:"
@@ -74,7 +86,7 @@ class ApproverRegistry:
         return name in self._by_name
 
 
-async def remember(orc: Orchestrator, plan_id: str) -> None:
+async def remember(orc: Runtime, plan_id: str) -> None:
     """Note that ``plan_id`` waits for a named approver (so that any orchestrator that opens re-attaches it)."""
     store = orc.store
     async with store.lock(INDEX_KEY):
@@ -84,7 +96,7 @@ async def remember(orc: Orchestrator, plan_id: str) -> None:
             await store.set_meta(INDEX_KEY, [*pending, plan_id])
 
 
-async def forget(orc: Orchestrator, plan_id: str) -> None:
+async def forget(orc: Runtime, plan_id: str) -> None:
     """The plan needs its approver no more (decided, or nothing to decide)."""
     store = orc.store
     async with store.lock(INDEX_KEY):
@@ -92,22 +104,3 @@ async def forget(orc: Orchestrator, plan_id: str) -> None:
         pending = [str(p) for p in index] if isinstance(index, list) else []
         if plan_id in pending:
             await store.set_meta(INDEX_KEY, [p for p in pending if p != plan_id])
-
-
-async def reattach(orc: Orchestrator, tg: anyio.abc.TaskGroup) -> None:
-    """Ask this orchestrator's registered approvers about the plans in the store that wait for them."""
-    from ._handle import PlanHandle
-    from ._start import keep_plan
-
-    index = await orc.store.get_meta(INDEX_KEY)
-    for plan_id in [str(p) for p in index] if isinstance(index, list) else []:
-        doc = await load_doc(orc.store, plan_id)
-        name = approver_name(doc.approval) if doc is not None else None
-        if doc is None or name is None:
-            await forget(orc, plan_id)
-            continue
-        if name not in orc._approvers:
-            log.warning("a plan waits for an approver not registered here", plan_id=plan_id, approver=name)
-            continue
-        log.info("approver re-attached to a plan", plan_id=plan_id, approver=name)
-        tg.start_soon(keep_plan, orc, PlanHandle(orc, doc), orc._approvers.get(name))

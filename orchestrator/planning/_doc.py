@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..store._protocol import JobStore
+from ..store import JobStore
 from ._proposal import Proposal
 from ._values import PlannedStatus, PlannedTask, RefusedProposal
 

@@ -8,17 +8,15 @@ from typing import TYPE_CHECKING
 
 from .._clock import move_on_after
 from .._errors import JobCancelled, JobError, NotFoundError, PlanRejected, ResultTimeout
-from ..jobs._handle import JobHandle
-from ..jobs._result import JobResult
-from ..jobs._routing import Route
-from ..store._protocol import JobEvent, JobRecord, iterate_events
+from ..jobs import JobHandle, JobResult, Route
+from ..store import JobEvent, JobRecord, iterate_events
 from ._doc import PlanDoc, load_doc
 from ._lifecycle import cancel_plan, decide, finalise, plan_failure
 from ._tasks import PLAN_JOB, child_job_name
 from ._values import PlannedTask, PlanResult
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ..runtime import Runtime
 
 __all__ = ["PlanHandle"]
 
@@ -31,7 +29,7 @@ class PlanHandle:
         key: the plan key (given to ``orc.plan(key=...)``, else derived from the request and the bot).
     """
 
-    def __init__(self, orc: Orchestrator, doc: PlanDoc) -> None:
+    def __init__(self, orc: Runtime, doc: PlanDoc) -> None:
         self._orc = orc
         self.id = doc.id
         self.key = doc.key

@@ -21,22 +21,41 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
 from .._errors import OrchestratorError, PlatformError
-from ..jobs._duration import format_duration
+from ..jobs import format_duration
 from ._handle import PlanHandle
 from ._policy import PlanPolicy
 from ._values import PlannedTask, PlanResult
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ..runtime import Runtime
 
-__all__ = ["ChatIntake", "IntakeReply", "Notify", "describe_result", "describe_tasks"]
+__all__ = ["ChatIntake", "IntakeReply", "Notify", "PlanStarter", "describe_result", "describe_tasks"]
 
 log = structlog.get_logger("orchestrator.planning")
+
+
+class PlanStarter(Protocol):
+    """What the intake needs of an orchestrator: to start a plan, and a runtime to follow it up in."""
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    async def plan(
+        self,
+        request: str,
+        *,
+        bot_id: str | None = ...,
+        backstory: str | None = ...,
+        policy: PlanPolicy | None = ...,
+        key: str | None = ...,
+        require_approval: bool = ...,
+    ) -> PlanHandle: ...
+
 
 Notify = Callable[[str], Awaitable[None]]
 """Posts a follow-up message (e.g. to the thread of the message being answered)."""
@@ -89,7 +108,7 @@ class ChatIntake:
 
     def __init__(
         self,
-        orc: Orchestrator,
+        orc: PlanStarter,
         *,
         policy: PlanPolicy | None = None,
         bot_id: str | None = None,
@@ -137,7 +156,7 @@ class ChatIntake:
         except PlatformError as exc:
             log.warning("chat intake could not start a plan", message_id=message_id, error=str(exc))
             return IntakeReply(f"I couldn't start on that: {exc.message}. Please try again later.", None)
-        tg = self._orc._tg
+        tg = self._orc.runtime.task_group
         if notify is not None and plan.id not in self._following and tg is not None:
             self._following.add(plan.id)
             tg.start_soon(self._follow, plan, notify)

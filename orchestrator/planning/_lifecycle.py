@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .._errors import CeilingExceeded, JobCancelled, JobError, JobFailed, UsageError
-from ..jobs._events import EventType
-from ..jobs._routing import Route
-from ..store._protocol import JobRecord, JobStatus
-from ..supervise._context import excerpt
+from ..jobs import EventType, Route
+from ..store import JobRecord, JobStatus
+from ..supervise import excerpt
 from ._doc import PlanDoc, load_doc, plan_lock, save_doc
 from ._events import PlanEvent
 from ._planner import PLAN_TOOL, place_proposal
@@ -25,7 +24,7 @@ from ._textplan import extract_plan
 from ._values import PlannedTask
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ..runtime import Runtime
 
 __all__ = ["cancel_plan", "decide", "finalise", "finalise_locked", "plan_failure", "start_attempt"]
 
@@ -33,7 +32,7 @@ log = structlog.get_logger("orchestrator.planning")
 
 
 async def start_attempt(
-    orc: Orchestrator, doc: PlanDoc, *, request: str, policy: PlanPolicy, backstory: str | None
+    orc: Runtime, doc: PlanDoc, *, request: str, policy: PlanPolicy, backstory: str | None
 ) -> None:
     """Record and launch the plan's next planning run (the caller holds the plan lock and saves ``doc``)."""
     store = orc.store
@@ -51,7 +50,7 @@ async def start_attempt(
         "approval": doc.approval,
     }
     prompt = await j.prompt(**kwargs)
-    spec = {**orc._build_spec(j, prompt, (), kwargs), "plan_id": doc.id}
+    spec = {**orc.build_spec(j, prompt, (), kwargs), "plan_id": doc.id}
     now = orc.clock.time()
     spec["reasons"] = [f"planning run {n} of plan {doc.id}: a dispatch offering the {PLAN_TOOL} tool"]
     template = JobRecord(
@@ -64,7 +63,7 @@ async def start_attempt(
         idempotency_key=f"{doc.id}:attempt:{n}",
         spec=spec,
         owner=orc.replica_id,
-        lease_expires_at=now + orc._lease,
+        lease_expires_at=now + orc.lease,
     )
     fresh = await store.get_job(attempt_id) is None
     doc.attempts.append(attempt_id)
@@ -73,13 +72,13 @@ async def start_attempt(
     if not fresh:
         # recorded before (by a run of this plan that stopped): supervise it, do not start it again
         record = await store.create_job(template)
-        orc._known[attempt_id] = (PLAN_JOB, Route.DISPATCH)
-        orc._spawn(record, holds_slot=False)
+        orc.remember(attempt_id, PLAN_JOB, Route.DISPATCH)
+        orc.runs.spawn(record, holds_slot=False)
         return
-    await orc._admit(j, template)
+    await orc.admission.admit(j, template)
 
 
-async def _called_tool(orc: Orchestrator, attempt_id: str) -> bool:
+async def _called_tool(orc: Runtime, attempt_id: str) -> bool:
     for event in await orc.store.events(attempt_id):
         function = event.data.get("function") if event.type == EventType.TOOL_CALL else None
         if isinstance(function, Mapping) and function.get("name") == PLAN_TOOL:
@@ -92,7 +91,7 @@ def _refusal_summary(doc: PlanDoc, attempt: int) -> str:
     return ("; refused: " + " | ".join(refused[:5])) if refused else ""
 
 
-async def finalise_locked(orc: Orchestrator, doc: PlanDoc) -> bool:
+async def finalise_locked(orc: Runtime, doc: PlanDoc) -> bool:
     """Complete the plan once its latest planning run ended (the caller holds the lock). Returns if it changed.
 
     A run that called the tool is done; one that did not has its reply read as a JSON plan, validated the same
@@ -145,7 +144,7 @@ async def finalise_locked(orc: Orchestrator, doc: PlanDoc) -> bool:
     return True
 
 
-async def finalise(orc: Orchestrator, plan_id: str) -> PlanDoc:
+async def finalise(orc: Runtime, plan_id: str) -> PlanDoc:
     """The plan's document, completed if its latest planning run has ended."""
     async with plan_lock(orc.store, plan_id):
         doc = await load_doc(orc.store, plan_id)
@@ -156,12 +155,12 @@ async def finalise(orc: Orchestrator, plan_id: str) -> PlanDoc:
 
 
 async def _event(
-    orc: Orchestrator, doc: PlanDoc, type: str, data: dict[str, Any], *, key: str | None = None
+    orc: Runtime, doc: PlanDoc, type: str, data: dict[str, Any], *, key: str | None = None
 ) -> None:
     await orc.store.append_event(doc.latest, type, data, key=key)
 
 
-async def plan_failure(orc: Orchestrator, doc: PlanDoc) -> JobError:
+async def plan_failure(orc: Runtime, doc: PlanDoc) -> JobError:
     """The error of a plan whose latest planning run failed, saying how to finish planning."""
     record = await orc.store.get_job(doc.latest)
     kept = len(doc.live())
@@ -186,7 +185,7 @@ async def plan_failure(orc: Orchestrator, doc: PlanDoc) -> JobError:
 
 
 async def decide(
-    orc: Orchestrator, plan_id: str, names: Iterable[str] | None, *, approve: bool, reason: str | None = None
+    orc: Runtime, plan_id: str, names: Iterable[str] | None, *, approve: bool, reason: str | None = None
 ) -> list[PlannedTask]:
     """Approve (schedule) or reject (delete) held tasks: ``names`` of them, or all when ``None``."""
     store = orc.store
@@ -227,7 +226,7 @@ async def decide(
     return done
 
 
-async def cancel_plan(orc: Orchestrator, plan_id: str) -> PlanDoc:
+async def cancel_plan(orc: Runtime, plan_id: str) -> PlanDoc:
     """Cancel every task of the plan (runs stopped, schedules deleted) and refuse any further proposal."""
     store = orc.store
     async with plan_lock(store, plan_id):

@@ -14,10 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PlatformError
-from ..jobs._definition import Job, _decorate, _JobOptions
-from ..jobs._duration import format_duration
-from ..jobs._prompt import Prompt, Tool
-from ..jobs._routing import Route
+from ..jobs import Job, JobOptions, Prompt, Route, Tool, decorate, format_duration
 from ._doc import PlanDoc, TaskEntry, load_doc, plan_lock, save_doc
 from ._events import PlanEvent
 from ._policy import PlanPolicy
@@ -26,7 +23,7 @@ from ._tasks import PLAN_JOB, place, record_child
 from ._values import RefusedProposal
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ..runtime import Runtime, RuntimeOwner
 
 __all__ = ["PLAN_TOOL", "install", "place_proposal", "prompt_text", "propose"]
 
@@ -80,8 +77,9 @@ def prompt_text(request: str, policy: PlanPolicy, approval: str) -> str:
     )
 
 
-def install(orc: Orchestrator) -> Job[Any]:
-    """Register the planning job (``orchestrator.plan``) on ``orc``; called by ``Orchestrator.__init__``."""
+def install(owner: RuntimeOwner) -> Job[Any]:
+    """Register the planning job (``orchestrator.plan``) on ``owner``; called by ``Orchestrator.__init__``."""
+    orc = owner.runtime
 
     def orchestrator_plan(
         request: str,
@@ -108,13 +106,13 @@ def install(orc: Orchestrator) -> Job[Any]:
             limits={"calls": bounds.max_tasks * 3 + 2},
         )
 
-    j = _decorate(orchestrator_plan, _JobOptions(route=Route.DISPATCH, name=PLAN_JOB), orc.routing)
+    j = decorate(orchestrator_plan, JobOptions(route=Route.DISPATCH, name=PLAN_JOB), orc.routing)
     orc.register(j)
     return j
 
 
 async def propose(
-    orc: Orchestrator, *, plan_id: str, attempt: int, policy: PlanPolicy, args: Mapping[str, Any]
+    orc: Runtime, *, plan_id: str, attempt: int, policy: PlanPolicy, args: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Answer one ``schedule_task`` call: the task created (or found), or why it was refused."""
     store = orc.store
@@ -173,7 +171,7 @@ def _accepted(entry: TaskEntry, proposal: Proposal, note: str | None) -> dict[st
 
 
 async def place_proposal(
-    orc: Orchestrator, doc: PlanDoc, policy: PlanPolicy, args: Any, *, attempt: int, source: str
+    orc: Runtime, doc: PlanDoc, policy: PlanPolicy, args: Any, *, attempt: int, source: str
 ) -> dict[str, Any]:
     """Parse, validate and place one proposal into ``doc`` (the caller holds the plan lock and saves it)."""
     store = orc.store

@@ -15,8 +15,7 @@ from typing import Any
 
 from croniter import croniter
 
-from ..jobs._definition import SCHEDULE_PRESETS
-from ..jobs._duration import format_duration
+from ..jobs import SCHEDULE_PRESETS, format_duration
 from ._proposal import Proposal
 
 __all__ = ["DEFAULT_NAME_PATTERN", "PlanPolicy", "shortest_interval"]

@@ -16,8 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .._errors import RoutingError
-from ..jobs._definition import validate_schedule, validate_timezone
-from ..jobs._duration import parse_duration
+from ..jobs import parse_duration, validate_schedule, validate_timezone
 
 __all__ = ["FIELDS", "InvalidProposal", "Proposal", "parse_proposal", "task_key"]
 

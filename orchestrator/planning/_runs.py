@@ -20,15 +20,14 @@ import structlog
 
 from .._clock import move_on_after
 from .._errors import OrchestratorError
-from ..supervise._adopt import adopt_execution, next_check
+from ..runtime import adopt_execution, next_check
 from ._doc import load_doc
 from ._events import PlanEvent
-from ._tasks import child_job_name
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ..runtime import Runtime
 
-__all__ = ["REGISTRY_KEY", "PlanRuns"]
+__all__ = ["REGISTRY_KEY", "PlanRuns", "plan_runs_of"]
 
 REGISTRY_KEY = "plan-recurring"
 log = structlog.get_logger("orchestrator.planning")
@@ -37,7 +36,7 @@ log = structlog.get_logger("orchestrator.planning")
 class PlanRuns:
     """Follows the recurring tasks of every plan in the store, and adopts their runs."""
 
-    def __init__(self, orc: Orchestrator) -> None:
+    def __init__(self, orc: Runtime) -> None:
         self._orc = orc
         self._tasks: dict[str, dict[str, Any]] = {}  # task id -> {plan_id, name, since}
         self._wake = anyio.Event()
@@ -59,10 +58,10 @@ class PlanRuns:
             self._watching = True
             self._tg.start_soon(self._watch)
 
-    async def track(self, task_id: str, *, plan_id: str, name: str) -> None:
+    async def track(self, task_id: str, *, plan_id: str, name: str, job_name: str) -> None:
         """Follow a recurring task of a plan from now on (idempotent; kept in the store for every replica)."""
         store = self._orc.store
-        entry = {"plan_id": plan_id, "name": name, "since": self._orc.clock.time()}
+        entry = {"plan_id": plan_id, "name": name, "job_name": job_name, "since": self._orc.clock.time()}
         async with store.lock(REGISTRY_KEY):
             registry = await store.get_meta(REGISTRY_KEY)
             registry = dict(registry) if isinstance(registry, dict) else {}
@@ -106,15 +105,16 @@ class PlanRuns:
             log.info("could not list a plan task's runs", task_id=task_id, error=str(exc))
             return
         since_ms = float(info["since"]) * 1000 - 1000
-        plan_id, name = str(info["plan_id"]), str(info["name"])
+        plan_id, name, job_name = str(info["plan_id"]), str(info["name"]), str(info["job_name"])
         for execution in reversed(executions):
             if (execution.created_at or 0) < since_ms:
                 continue
             record, created = await adopt_execution(
                 orc,
+                orc.runs,
                 task_id,
                 execution,
-                job_name=child_job_name(name),
+                job_name=job_name,
                 parent_id=plan_id,
                 spec={"plan_id": plan_id, "plan_run": True, "plan_task": name},
             )
@@ -131,3 +131,13 @@ class PlanRuns:
                         doc.latest, PlanEvent.TASK_RUN, data, key=f"run:{execution.id}"
                     )
                 log.info("plan task run adopted", plan_id=plan_id, task=name, job_id=record.id)
+
+
+def plan_runs_of(rt: Runtime) -> PlanRuns:
+    """The runtime's follower of recurring plan tasks (made, and opened with the runtime, on first use)."""
+    runs = rt.addons.get("plan_runs")
+    if not isinstance(runs, PlanRuns):
+        runs = PlanRuns(rt)
+        rt.addons["plan_runs"] = runs
+        rt.on_open.append(runs.open)
+    return runs

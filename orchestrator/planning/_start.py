@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
+import anyio.abc
 import anyio.to_thread
 import structlog
 
 from .._clock import VirtualClock
 from .._errors import OrchestratorError, UsageError
-from ._approvers import APPROVAL_PREFIX, approver_name, forget, remember
+from ._approvers import (
+    APPROVAL_PREFIX,
+    INDEX_KEY,
+    ApprovalVerdict,
+    Approver,
+    ApproverRegistry,
+    approver_name,
+    forget,
+    remember,
+)
 from ._doc import PlanDoc, load_doc, plan_id_for, plan_lock, request_hash
 from ._handle import PlanHandle
 from ._lifecycle import decide, finalise_locked, start_attempt
@@ -20,20 +30,15 @@ from ._policy import PlanPolicy
 from ._values import PlannedTask
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ..runtime import Runtime, RuntimeOwner
 
-__all__ = ["ApprovalVerdict", "Approver", "keep_plan", "load_plan", "start_plan"]
+__all__ = ["ApprovalVerdict", "Approver", "approvers_of", "keep_plan", "load_plan", "reattach", "start_plan"]
 
 log = structlog.get_logger("orchestrator.planning")
 
-ApprovalVerdict: TypeAlias = bool | Iterable[str | PlannedTask]
-"""``True``: approve every held task; ``False``: reject them all; else the tasks (or their names) to approve."""
-Approver: TypeAlias = Callable[[Sequence[PlannedTask]], ApprovalVerdict | Awaitable[ApprovalVerdict]]
-"""Called once the plan is complete, with its held tasks; sync (run in a worker thread) or async."""
-
 
 async def start_plan(
-    orc: Orchestrator,
+    owner: RuntimeOwner,
     request: str,
     *,
     bot_id: str | None = None,
@@ -58,7 +63,8 @@ async def start_plan(
         UsageError: an empty request, a key already used by another request, or an approver not registered.
         PlatformError: the platform refused the planning run.
     """
-    orc._require_open()
+    orc = owner.runtime
+    orc.require_open()
     if not isinstance(request, str) or not request.strip():
         raise UsageError("orc.plan() needs a request: the text that says what needs to happen")
     if key is not None and (not isinstance(key, str) or not key.strip()):
@@ -70,7 +76,7 @@ async def start_plan(
             raise UsageError(
                 "pass approve= (a callable, this process only) or approver= (a registered name), not both"
             )
-        approve = orc._approvers.get(approver)
+        approve = approvers_of(orc).get(approver)
     policy = policy if policy is not None else PlanPolicy()
     if not isinstance(policy, PlanPolicy):
         raise UsageError(f"policy must be a PlanPolicy, got {type(policy).__name__}")
@@ -107,18 +113,19 @@ async def start_plan(
         await remember(orc, plan_id)
     log.info("plan started" if fresh else "plan found", plan_id=plan_id, attempts=len(doc.attempts))
     handle = PlanHandle(orc, doc)
-    tg = orc._tg
+    tg = orc.task_group
     if tg is not None:
         tg.start_soon(keep_plan, orc, PlanHandle(orc, doc), approve)
     return handle
 
 
-async def load_plan(orc: Orchestrator, plan_id: str) -> PlanHandle:
+async def load_plan(owner: RuntimeOwner, plan_id: str) -> PlanHandle:
     """A handle on a plan in the store, by id (from any process sharing it).
 
     Raises:
         UsageError: no such plan.
     """
+    orc = owner.runtime
     doc = await load_doc(orc.store, plan_id)
     if doc is None:
         raise UsageError(f"no plan {plan_id!r} in the store {orc.store.url}")
@@ -145,7 +152,7 @@ def _names(verdict: Any, held: Sequence[PlannedTask]) -> list[str]:
     return [known[n.casefold()] for n in names]
 
 
-async def _ask(orc: Orchestrator, approver: Approver, held: Sequence[PlannedTask]) -> Any:
+async def _ask(orc: Runtime, approver: Approver, held: Sequence[PlannedTask]) -> Any:
     if inspect.iscoroutinefunction(approver):
         return await approver(held)
     call = functools.partial(approver, held)
@@ -157,7 +164,7 @@ async def _ask(orc: Orchestrator, approver: Approver, held: Sequence[PlannedTask
     return await verdict if inspect.isawaitable(verdict) else verdict
 
 
-async def keep_plan(orc: Orchestrator, handle: PlanHandle, approver: Approver | None) -> None:
+async def keep_plan(orc: Runtime, handle: PlanHandle, approver: Approver | None) -> None:
     """Complete the plan as soon as its planning run ends (a text plan's tasks are created then), then ask the
     approver, if any, about the held tasks. Never raises into the orchestrator's task group."""
     try:
@@ -170,7 +177,7 @@ async def keep_plan(orc: Orchestrator, handle: PlanHandle, approver: Approver | 
         log.warning("plan keeper stopped", plan_id=handle.id, error=str(exc))
 
 
-async def _keep(orc: Orchestrator, handle: PlanHandle, approver: Approver | None) -> None:
+async def _keep(orc: Runtime, handle: PlanHandle, approver: Approver | None) -> None:
     try:
         try:
             await handle.wait_planned()
@@ -202,3 +209,35 @@ async def _keep(orc: Orchestrator, handle: PlanHandle, approver: Approver | None
         log.warning("plan keeper stopped", plan_id=handle.id, error=str(exc))
     except Exception as exc:  # a bug here must not stop every job of the orchestrator
         log.exception("plan keeper failed", plan_id=handle.id, error=repr(exc))
+
+
+def approvers_of(owner: RuntimeOwner) -> ApproverRegistry:
+    """The approvers registered on an orchestrator (made on first use; re-attached whenever it opens)."""
+    rt = owner.runtime
+    registry = rt.addons.get("approvers")
+    if not isinstance(registry, ApproverRegistry):
+        registry = ApproverRegistry()
+        rt.addons["approvers"] = registry
+
+        async def on_open(tg: anyio.abc.TaskGroup) -> None:
+            await reattach(rt, tg)
+
+        rt.on_open.append(on_open)
+    return registry
+
+
+async def reattach(orc: Runtime, tg: anyio.abc.TaskGroup) -> None:
+    """Ask this orchestrator's registered approvers about the plans in the store that wait for them."""
+    registry = approvers_of(orc)
+    index = await orc.store.get_meta(INDEX_KEY)
+    for plan_id in [str(p) for p in index] if isinstance(index, list) else []:
+        doc = await load_doc(orc.store, plan_id)
+        name = approver_name(doc.approval) if doc is not None else None
+        if doc is None or name is None:
+            await forget(orc, plan_id)
+            continue
+        if name not in registry:
+            log.warning("a plan waits for an approver not registered here", plan_id=plan_id, approver=name)
+            continue
+        log.info("approver re-attached to a plan", plan_id=plan_id, approver=name)
+        tg.start_soon(keep_plan, orc, PlanHandle(orc, doc), registry.get(name))

@@ -16,16 +16,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._errors import NotFoundError
-from ..jobs._events import EventType
-from ..jobs._routing import Route
-from ..store._protocol import JobRecord, JobStatus
-from ..supervise._launch import JOB_META_KEY, KEY_META_KEY, ensure_bot, find_task
+from ..jobs import EventType, Route
+from ..store import JobRecord, JobStatus
+from ..supervise import JOB_META_KEY, KEY_META_KEY, ensure_bot, find_task
 from ._doc import PlanDoc, TaskEntry
 from ._events import PlanEvent
 from ._proposal import Proposal
+from ._runs import plan_runs_of
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ..runtime import Runtime
 
 __all__ = [
     "PLAN_JOB",
@@ -59,12 +59,12 @@ def _iso(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
-def task_body(orc: Orchestrator, p: Proposal, *, held: bool) -> dict[str, Any]:
+def task_body(orc: Runtime, p: Proposal, *, held: bool) -> dict[str, Any]:
     """The platform task's fields (without bot and meta); a held task has no schedule and expires if left."""
     assert p.runtime is not None
     now = orc.clock.time()
     runtime = p.runtime.total_seconds()
-    retention = orc._retention.total_seconds()
+    retention = orc.retention.total_seconds()
     body: dict[str, Any] = {"name": p.name, "description": p.instructions, "maxTime": _ms(runtime)}
     if p.timezone:
         body["timezone"] = p.timezone
@@ -79,7 +79,7 @@ def task_body(orc: Orchestrator, p: Proposal, *, held: bool) -> dict[str, Any]:
     return body
 
 
-async def place(orc: Orchestrator, doc: PlanDoc, key: str, p: Proposal, *, held: bool) -> str:
+async def place(orc: Runtime, doc: PlanDoc, key: str, p: Proposal, *, held: bool) -> str:
     """The platform task of a proposal: found by its key, else created (held: no schedule, not started)."""
     ctx = orc.context
     task_id = await find_task(ctx, {KEY_META_KEY: key})
@@ -95,7 +95,7 @@ async def place(orc: Orchestrator, doc: PlanDoc, key: str, p: Proposal, *, held:
     return task_id
 
 
-async def release(orc: Orchestrator, task_id: str, p: Proposal) -> None:
+async def release(orc: Runtime, task_id: str, p: Proposal) -> None:
     """Make a held task live: give a recurring task its schedule; a one-off task is started by its job."""
     body = task_body(orc, p, held=False)
     patch: dict[str, Any] = {"expiresAt": body.get("expiresAt")}
@@ -104,14 +104,16 @@ async def release(orc: Orchestrator, task_id: str, p: Proposal) -> None:
     await orc.client.tasks.update(task_id, patch)
 
 
-async def record_child(orc: Orchestrator, doc: PlanDoc, entry: TaskEntry) -> str:
+async def record_child(orc: Runtime, doc: PlanDoc, entry: TaskEntry) -> str:
     """Record (once) the job that follows a live task; a one-off task's job is started. Returns its id."""
     store = orc.store
     job_id = child_job_id(entry.key)
     p = entry.proposal
     if await store.get_job(job_id) is not None:
         if p.recurring:  # recorded by a process that may have stopped before following its runs
-            await orc._plan_runs.track(entry.task_id, plan_id=doc.id, name=p.name)
+            await plan_runs_of(orc).track(
+                entry.task_id, plan_id=doc.id, name=p.name, job_name=child_job_name(p.name)
+            )
         return job_id
     job_name = child_job_name(p.name)
     now = orc.clock.time()
@@ -155,12 +157,14 @@ async def record_child(orc: Orchestrator, doc: PlanDoc, entry: TaskEntry) -> str
             finished_at=now,
         )
         await store.create_job(record)
-        orc._known[job_id] = (job_name, Route.TASK)
+        orc.remember(job_id, job_name, Route.TASK)
         await store.append_event(
             job_id, EventType.CREATED, {"route": "task", "job_name": job_name, "reasons": reasons}
         )
         await store.append_event(job_id, EventType.SUCCEEDED, result, key="terminal")
-        await orc._plan_runs.track(entry.task_id, plan_id=doc.id, name=p.name)  # its runs: child jobs too
+        await plan_runs_of(orc).track(
+            entry.task_id, plan_id=doc.id, name=p.name, job_name=job_name
+        )  # its runs: child jobs too
         return job_id
     if p.start_at is not None:
         spec["not_before"] = p.start_at.timestamp()
@@ -175,21 +179,21 @@ async def record_child(orc: Orchestrator, doc: PlanDoc, entry: TaskEntry) -> str
         spec=spec,
         parent_id=doc.id,
         owner=orc.replica_id,
-        lease_expires_at=now + orc._lease,
+        lease_expires_at=now + orc.lease,
     )
     stored = await store.create_job(record)
-    orc._known[job_id] = (job_name, Route.TASK)
+    orc.remember(job_id, job_name, Route.TASK)
     await store.append_event(
         job_id, EventType.CREATED, {"route": "task", "job_name": job_name, "reasons": reasons}, key="created"
     )
     if p.start_at is not None and p.start_at.timestamp() > now:
         data = {"waiting_for": "start_at", "start_at": p.start_at.isoformat()}
         await store.append_event(job_id, EventType.PENDING, data, key="pending")
-    orc._spawn(stored, holds_slot=False)
+    orc.runs.spawn(stored, holds_slot=False)
     return job_id
 
 
-async def withdraw(orc: Orchestrator, entry: TaskEntry) -> None:
+async def withdraw(orc: Runtime, entry: TaskEntry) -> None:
     """Stop a task for good: cancel its job's run, and delete the platform task unless a run is under way.
 
     A one-off run already under way is cancelled on the platform and its task expires on its own (its job
@@ -198,7 +202,7 @@ async def withdraw(orc: Orchestrator, entry: TaskEntry) -> None:
     store = orc.store
     record = await store.get_job(entry.job_id) if entry.job_id else None
     if record is not None and not record.status.terminal:
-        await orc._cancel_job(record.id)
+        await orc.cancel_job(record.id)
         record = await store.get_job(record.id)
     running = record is not None and not record.status.terminal and bool(record.state.get("task_id"))
     if record is not None and record.status.terminal and record.state.get("recurring"):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from .._errors import JobError
-from ..jobs._result import JobResult
+from ..jobs import JobResult
 
 __all__ = ["PlanResult", "PlannedStatus", "PlannedTask", "RefusedProposal"]
 

@@ -8,9 +8,8 @@ from typing import Any
 import anyio
 
 from .._errors import OrchestratorError, PlatformError
-from ..jobs._events import PLATFORM_EVENT_TYPES
-from ..jobs._prompt import Tool
-from ..store._protocol import JobRecord
+from ..jobs import PLATFORM_EVENT_TYPES, Tool
+from ..store import JobRecord
 from ._context import Outcome, SupervisorContext, read_result_event, succeeded
 from ._tools import answer_tool_call
 

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import structlog
+from typing import Any
 
 from .._clock import Clock
-from ..jobs._events import EventType
-from ..jobs._prompt import Tool
-from ..jobs._result import JobResult
-from ..jobs._routing import Route, RoutingPolicy
-from ..store._protocol import JobRecord, JobStatus, JobStore
-
-if TYPE_CHECKING:
-    from ..platform import PlatformClient
-    from ._task import TaskTracker
+from ..jobs import EventType, JobResult, Route, RoutingPolicy
+from ..platform import PlatformClient
+from ..store import JobRecord, JobStatus, JobStore
+from ._log import excerpt, log
+from ._tracker import TaskTracker
 
 __all__ = ["Outcome", "SupervisorContext", "excerpt", "log", "read_result_event", "succeeded"]
-
-log = structlog.get_logger("orchestrator.supervise")
-
-ToolResolver = Callable[[JobRecord], Awaitable[Mapping[str, Tool]]]
-
-
-def excerpt(text: str, limit: int = 200) -> str:
-    """The start of ``text``, on one line, for logs and events."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +83,6 @@ class SupervisorContext:
     clock: Clock
     policy: RoutingPolicy
     tracker: TaskTracker
-    resolve_tools: ToolResolver
     grace: float = 60.0
     reconnect_max: float = 30.0
     extra: dict[str, Any] = field(default_factory=dict)

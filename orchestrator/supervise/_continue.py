@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import OrchestratorError
-from ..jobs._events import EventType
-from ..store._protocol import JobRecord, JobStatus
+from ..jobs import EventType
+from ..store import JobRecord, JobStatus
 from ._context import Outcome, SupervisorContext, log
 
 __all__ = ["CONTINUE_TEXT", "INCOMPLETE_META", "after_ceiling", "join_parts", "part_prefix"]

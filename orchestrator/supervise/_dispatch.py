@@ -17,9 +17,8 @@ from typing import Any
 import anyio
 
 from .._errors import AuthenticationError, NotFoundError, OrchestratorError
-from ..jobs._events import PLATFORM_EVENT_TYPES, EventType
-from ..jobs._prompt import Tool
-from ..store._protocol import JobRecord
+from ..jobs import PLATFORM_EVENT_TYPES, EventType, Tool
+from ..store import JobRecord
 from ._align import HISTORY, ReplayAligner, fingerprint
 from ._context import Outcome, SupervisorContext, excerpt, log, read_result_event, succeeded
 from ._continue import INCOMPLETE_META, part_prefix

@@ -13,11 +13,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..jobs._events import EventType
-from ..store._protocol import JobRecord, JobStatus
+from ..jobs import EventType
+from ..store import JobRecord, JobStatus
 from ._context import SupervisorContext, log
 
-__all__ = ["BOT_META_KEY", "JOB_META_KEY", "KEY_META_KEY", "SCHEDULE_META_KEY", "ensure_bot", "launch"]
+__all__ = [
+    "BOT_META_KEY",
+    "JOB_META_KEY",
+    "KEY_META_KEY",
+    "SCHEDULE_META_KEY",
+    "ensure_bot",
+    "find_task",
+    "launch",
+]
 
 KEY_META_KEY = "orchestratorKey"
 JOB_META_KEY = "orchestratorJob"

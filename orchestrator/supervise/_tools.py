@@ -13,9 +13,8 @@ import anyio.to_thread
 
 from .._clock import VirtualClock
 from .._errors import OrchestratorError
-from ..jobs._events import EventType
-from ..jobs._prompt import Tool
-from ..store._protocol import JobRecord
+from ..jobs import EventType, Tool
+from ..store import JobRecord
 from ._context import SupervisorContext, excerpt, log
 
 __all__ = ["answer_tool_call", "parse_tool_call"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._clock import VirtualClock
 from .._orchestrator import Orchestrator
-from ..jobs._definition import Job
+from ..jobs import Job
 from ..local import LocalPlatform
 from ..store import JobStore
 

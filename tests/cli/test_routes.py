@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestrator import Route, SystemClock
 from orchestrator.jobs import AdaptiveDecision
-from orchestrator.jobs._adaptive import meta_key
+from orchestrator.jobs import adaptive_meta_key as meta_key
 from orchestrator.store import open_store
 
 from .conftest import Invoke

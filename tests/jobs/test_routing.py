@@ -184,3 +184,22 @@ def test_calling_the_job_returns_its_prompt() -> None:
     assert isinstance(prompt, Prompt)
     assert prompt.text == "Triage T-1"
     assert prompt.bot_id == "bot_support"
+
+
+def test_a_job_is_bound_to_the_orchestrator_it_is_declared_on() -> None:
+    """``job.orchestrator`` is the Orchestrator of ``@orc.job`` (its runtime only runs the job for it)."""
+    from orchestrator import Orchestrator
+
+    orc = Orchestrator(store="memory://")
+
+    @orc.job(runtime="3m")
+    def triage(ticket: str) -> str:
+        return f"Triage {ticket}"
+
+    late = job(runtime="3h", cancellable=True, name="analyse")(lambda: "analyse")
+    assert late.registered_with is None
+    orc.register(late)
+    assert triage.orchestrator is orc
+    assert late.orchestrator is orc
+    assert orc.jobs["triage"] is triage
+    assert late.route is Route.TASK

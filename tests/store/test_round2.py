@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from orchestrator import Route, RoutingPolicy, VirtualClock
-from orchestrator.jobs._adaptive import AdaptiveRouter, meta_key
+from orchestrator.jobs import AdaptiveRouter
+from orchestrator.jobs import adaptive_meta_key as meta_key
 from orchestrator.store import JobStatus, JobStore
 
 from .conftest import Backend, make_record

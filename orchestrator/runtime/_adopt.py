@@ -13,19 +13,20 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .._errors import NotFoundError, OrchestratorError
-from ..jobs._events import EventType
-from ..jobs._routing import Route
+from ..jobs import EventType, Route
 from ..platform import TaskExecution
-from ..store._protocol import JobRecord, JobStatus
+from ..store import JobRecord, JobStatus
 
 if TYPE_CHECKING:
-    from .._orchestrator import Orchestrator
+    from ._runloop import RunLoop
+    from ._state import Shared
 
 __all__ = ["adopt_execution", "next_check"]
 
 
 async def adopt_execution(
-    orc: Orchestrator,
+    orc: Shared,
+    runs: RunLoop,
     task_id: str,
     execution: TaskExecution,
     *,
@@ -60,12 +61,12 @@ async def adopt_execution(
         parent_id=parent_id,
         started_at=started,
         owner=orc.replica_id,
-        lease_expires_at=now + orc._lease,
+        lease_expires_at=now + orc.lease,
     )
     stored = await orc.store.create_job(record)
     created = stored.state.get("adopted_by") == nonce  # not another replica's, not an earlier call's
     if created:
-        orc._known[stored.id] = (job_name, Route.TASK)
+        orc.remember(stored.id, job_name, Route.TASK)
         await orc.store.append_event(
             stored.id,
             EventType.STARTED,
@@ -78,15 +79,15 @@ async def adopt_execution(
             },
             key="started:1",
         )
-        orc._spawn(stored, holds_slot=False)
+        runs.spawn(stored, holds_slot=False)
     return stored, created
 
 
-log = structlog.get_logger("orchestrator.supervise")
+log = structlog.get_logger("orchestrator.schedules")
 
 
 async def next_check(
-    orc: Orchestrator,
+    orc: Shared,
     task_ids: Iterable[str],
     reconcile: Callable[[str], Awaitable[object]],
     *,

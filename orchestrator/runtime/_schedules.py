@@ -16,18 +16,17 @@ import anyio
 import anyio.abc
 import structlog
 
-from ._clock import fail_after
-from ._errors import OrchestratorError, UsageError
-from .jobs._bounds import task_max_time
-from .jobs._handle import JobHandle
-from .platform import TaskExecution
-from .store._protocol import JobRecord
-from .supervise._adopt import adopt_execution, next_check
-from .supervise._launch import SCHEDULE_META_KEY, ensure_bot, find_task
+from .._clock import fail_after
+from .._errors import OrchestratorError, UsageError
+from ..jobs import Job, task_max_time
+from ..platform import TaskExecution
+from ..store import JobRecord
+from ..supervise import SCHEDULE_META_KEY, ensure_bot, find_task
+from ._adopt import adopt_execution, next_check
 
 if TYPE_CHECKING:
-    from ._orchestrator import Orchestrator
-    from .jobs._definition import Job
+    from ._runloop import RunLoop
+    from ._state import Shared
 
 __all__ = ["ScheduleManager"]
 
@@ -38,8 +37,9 @@ FINGERPRINT_META_KEY = "orchestratorFingerprint"
 class ScheduleManager:
     """Keeps the platform tasks of scheduled jobs in line with their declarations, and adopts their runs."""
 
-    def __init__(self, orc: Orchestrator) -> None:
+    def __init__(self, orc: Shared, runs: RunLoop) -> None:
         self._orc = orc
+        self._runs = runs
         self.task_ids: dict[str, str] = {}  # job name -> task id
         self._jobs_by_task: dict[str, Job[Any]] = {}
         self._since: dict[str, float] = {}
@@ -125,10 +125,10 @@ class ScheduleManager:
 
     async def _adopt(self, task_id: str, execution: TaskExecution) -> JobRecord:
         j = self._jobs_by_task[task_id]
-        record, _ = await adopt_execution(self._orc, task_id, execution, job_name=j.name)
+        record, _ = await adopt_execution(self._orc, self._runs, task_id, execution, job_name=j.name)
         return record
 
-    async def trigger_now(self, j: Job[Any]) -> JobHandle:
+    async def trigger_now(self, j: Job[Any]) -> JobRecord:
         orc = self._orc
         task_id = self.task_ids.get(j.name)
         if task_id is None:
@@ -146,5 +146,4 @@ class ScheduleManager:
                         break
                     await waiter.wait()
         assert newest is not None
-        record = await self._adopt(task_id, newest)
-        return JobHandle(orc, record.id, j.name, j.route)
+        return await self._adopt(task_id, newest)
