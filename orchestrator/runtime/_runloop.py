@@ -148,7 +148,7 @@ class RunLoop:
             if isinstance(after, JobRecord):
                 record = after
                 continue
-            outcome = join_parts(await rt.store.get_job(record.id) or record, after)
+            outcome = join_parts(record, after)  # launch returned the record with every part's state
             attempt = int(record.state.get("attempt") or 1)
             retries = j.definition.retries if j is not None else 0
             if outcome.status is JobStatus.FAILED and outcome.retryable and attempt <= retries:
