@@ -81,13 +81,23 @@ class PlanRuns:
         """Fallback when the event log is quiet or down: look for new runs after each task's ``nextRunAt``."""
         orc = self._orc
         while True:
-            # a deleted task (its plan was cancelled) has nothing more to follow
-            wake_at = await next_check(
-                orc, self._tasks, self.reconcile, gone=lambda t: self._tasks.pop(t, None)
-            )
+            gone: list[str] = []
+            wake_at = await next_check(orc, self._tasks, self.reconcile, gone=gone.append)
+            if gone:
+                await self._forget(gone)  # deleted (their plan was cancelled): nothing more to follow
             self._wake = anyio.Event()
             async with move_on_after(orc.clock, wake_at - orc.clock.time()):
                 await self._wake.wait()  # or a task newly followed
+
+    async def _forget(self, task_ids: list[str]) -> None:
+        store = self._orc.store
+        async with store.lock(REGISTRY_KEY):
+            registry = await store.get_meta(REGISTRY_KEY)
+            registry = dict(registry) if isinstance(registry, dict) else {}
+            for task_id in task_ids:
+                registry.pop(task_id, None)
+                self._tasks.pop(task_id, None)
+            await store.set_meta(REGISTRY_KEY, registry)
 
     async def reconcile(self, task_id: str) -> None:
         """Adopt every run of the task since it was first followed that has no job yet."""
@@ -105,7 +115,8 @@ class PlanRuns:
             log.info("could not list a plan task's runs", task_id=task_id, error=str(exc))
             return
         since_ms = float(info["since"]) * 1000 - 1000
-        plan_id, name, job_name = str(info["plan_id"]), str(info["name"]), str(info["job_name"])
+        plan_id, name = str(info["plan_id"]), str(info["name"])
+        job_name = str(info.get("job_name") or name)
         for execution in reversed(executions):
             if (execution.created_at or 0) < since_ms:
                 continue

@@ -129,3 +129,19 @@ async def test_unknown_approver_is_refused(harness: Harness) -> None:
             await orc.plan(ONE_OFF, approver="legal", approve=lambda tasks: True)
     with pytest.raises(UsageError, match="already registered"):
         orc.approver("legal")(lambda tasks: False)
+
+
+async def test_a_cancelled_plans_recurring_task_is_followed_no_more(harness: Harness) -> None:
+    """Once a plan is cancelled (its recurring task deleted), no run is adopted and the store forgets the task."""
+    orc = harness.orchestrator()
+    async with orc:
+        plan = await orc.plan(DAILY)
+        (brief,) = await plan.wait_planned()
+        followed = await orc.store.get_meta("plan-recurring")
+        await plan.cancel()
+        await harness.clock.sleep(timedelta(days=2))
+        await plan.refresh()
+        remaining = await orc.store.get_meta("plan-recurring")
+    assert isinstance(followed, dict) and brief.task_id in followed
+    assert plan.runs == []
+    assert remaining == {}
