@@ -3,6 +3,8 @@
 Around the agent it emits ``completeBegin``; after it ``completeEnd``, the bot ``message``, ``usage`` and
 ``result`` (recording the bot message on stateful runs) — or an ``error``. Runs on one conversation are
 serialised; the user message of a stateful run is appended when the run starts, after the runs before it.
+A stateful run stopped at its ``maxTime`` keeps what it had written as a bot message marked ``meta.incomplete``
+(a dispatch killed at the ceiling keeps nothing: the orchestrator records the cut-off reply itself).
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ the agent calls ``schedule_task`` once per task, in order, waiting for each resu
 of what was scheduled and what was refused. With ``[[plan-as-text]]`` it replies with ``{"tasks": [...]}`` as
 JSON instead. Directives on the ``- `` lines belong to the tasks and are not run by the planner; the others
 are.
+
+Continuations (see :mod:`._resume`): when the request goes on from replies cut off at the ceiling, the agent runs
+the directives of the prompt that steered the run from where the parts before stopped (the time they worked is
+skipped, and so are tokens they already streamed), and replies for that prompt.
 """
 
 from __future__ import annotations
