@@ -16,8 +16,8 @@ from typing import Any
 
 from croniter import croniter
 
+from .._duration import parse_duration
 from .._errors import RoutingError
-from ._duration import parse_duration
 from ._routing import JobShape, Route, RouteDecision, RoutingPolicy
 
 __all__ = [

@@ -14,11 +14,11 @@ The decision tree (the guide's terms):
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
+from .._duration import Duration, format_duration, parse_duration, positive_duration
 from .._errors import RoutingError
-from ._duration import format_duration
 
 __all__ = ["COMPLETION_BOUND", "JobShape", "Route", "RouteDecision", "RoutingPolicy"]
 
@@ -61,26 +61,39 @@ class RouteDecision:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RoutingPolicy:
     """The routing rule.
+
+    Durations take a ``timedelta``, seconds, or a string such as ``"15m"`` (the forms of a job's ``runtime``).
 
     Args:
         ceiling: the platform's hard cap on a dispatch (15 minutes).
         headroom: the fraction of the ceiling a dispatch may be declared to use; a longer runtime becomes a task.
         default_runtime: the runtime assumed for a job that declares none.
+        completion_bound: how long one interactive completion call may run (~800 s).
     """
 
-    ceiling: timedelta = timedelta(minutes=15)
-    headroom: float = 0.8
-    default_runtime: timedelta = timedelta(minutes=5)
-    completion_bound: timedelta = field(default=COMPLETION_BOUND)
+    ceiling: timedelta
+    headroom: float
+    default_runtime: timedelta
+    completion_bound: timedelta
 
-    def __post_init__(self) -> None:
-        if not 0 < self.headroom <= 1:
-            raise ValueError(f"headroom must be in (0, 1], got {self.headroom}")
-        if self.ceiling <= timedelta(0):
-            raise ValueError(f"ceiling must be positive, got {self.ceiling}")
+    def __init__(
+        self,
+        ceiling: Duration = timedelta(minutes=15),
+        headroom: float = 0.8,
+        default_runtime: Duration = timedelta(minutes=5),
+        completion_bound: Duration = COMPLETION_BOUND,
+    ) -> None:
+        if isinstance(headroom, bool) or not isinstance(headroom, int | float) or not 0 < headroom <= 1:
+            raise ValueError(f"headroom must be in (0, 1], got {headroom!r}")
+        object.__setattr__(self, "ceiling", positive_duration(ceiling, what="ceiling"))
+        object.__setattr__(self, "headroom", float(headroom))
+        object.__setattr__(self, "default_runtime", parse_duration(default_runtime, what="default_runtime"))
+        object.__setattr__(
+            self, "completion_bound", positive_duration(completion_bound, what="completion_bound")
+        )
 
     @property
     def dispatch_budget(self) -> timedelta:

@@ -1,18 +1,26 @@
-"""Durations as users write them: ``timedelta``, seconds, or ``"90s"``, ``"20m"``, ``"3h"``, ``"1h30m"``, ``"2d"``."""
+"""Durations as users write them: ``timedelta``, seconds, or ``"90s"``, ``"20m"``, ``"3h"``, ``"1h30m"``, ``"2d"``.
+
+The one parser behind every public duration argument (a job's ``runtime`` and ``timeout``, ``RoutingPolicy``,
+``PlanPolicy``, the orchestrator's lease/grace/retention, the local platform's bounds, ``result(timeout=)``), so
+each accepts the same forms.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["Duration", "format_duration", "optional_seconds", "parse_duration", "positive_duration"]
+
+Duration = timedelta | float | int | str
+"""What a duration argument accepts: a ``timedelta``, a number of seconds, or a string such as ``"15m"``."""
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _WHOLE = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+$")
 
 
-def parse_duration(value: timedelta | float | int | str, *, what: str = "duration") -> timedelta:
+def parse_duration(value: Duration, *, what: str = "duration") -> timedelta:
     """Parse a duration.
 
     Args:
@@ -46,6 +54,19 @@ def parse_duration(value: timedelta | float | int | str, *, what: str = "duratio
     if result < timedelta(0):
         raise ValueError(f"{what} must not be negative, got {value!r}")
     return result
+
+
+def positive_duration(value: Duration, *, what: str) -> timedelta:
+    """:func:`parse_duration`, refusing zero as well (``ValueError`` naming ``what``)."""
+    result = parse_duration(value, what=what)
+    if result <= timedelta(0):
+        raise ValueError(f"{what} must be a positive duration (e.g. '15m'), got {value!r}")
+    return result
+
+
+def optional_seconds(value: Duration | None, *, what: str) -> float | None:
+    """A duration argument that may be ``None`` (no bound), as float seconds."""
+    return None if value is None else parse_duration(value, what=what).total_seconds()
 
 
 def format_duration(value: timedelta | float) -> str:
