@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from orchestrator import StreamProtocolError, UsageError
 from orchestrator.platform import JSONLDecoder, SSEDecoder, StreamEvent
-from orchestrator.platform._decoders import sse_item
+from orchestrator.platform._sse import sse_item
 
 # -- strategies ----------------------------------------------------------------------------------------------
 
