@@ -22,7 +22,7 @@ async def subscribe(request: Request) -> Response:
     count = history_length(body)
     stored = list(core_of(request).state.events)[-count:] if count else []
     prefix = [Frame("item", record) for record in stored]
-    return subscription(request, CHANNEL, history=0, prefix=prefix)
+    return subscription(request, CHANNEL, history=0, prefix=prefix, nop=False)  # no leading nop (§9)
 
 
 async def list_events(request: Request) -> Response:

@@ -146,7 +146,8 @@ async def subscribe(request: Request) -> Response:
     task = _task(request)
     body = await read_body(request)
     count = history_length(body, maximum=1000)
-    return subscription(request, workflow_channel(task["id"]), history=count, history_limit=1000)
+    # no leading nop: the reference gives one only to channel and conversation-monitor subscribes (§9)
+    return subscription(request, workflow_channel(task["id"]), history=count, history_limit=1000, nop=False)
 
 
 def routes() -> list[BaseRoute]:

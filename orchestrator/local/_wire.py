@@ -98,6 +98,15 @@ class Frame:
         self.data_json = dumps(data)
         self.created_at = created_at
 
+    @classmethod
+    def encoded(cls, type: str, data_json: bytes, created_at: int | None = None) -> Frame:
+        """A frame from its stored parts (``data_json`` already encoded), e.g. read back from a state file."""
+        frame = cls.__new__(cls)
+        frame.type = type
+        frame.data_json = data_json
+        frame.created_at = created_at
+        return frame
+
     def data(self) -> Any:
         """The item's ``data``, decoded."""
         return json.loads(self.data_json)

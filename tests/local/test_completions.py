@@ -82,14 +82,14 @@ async def test_sleep_streams_pings_on_the_platform_clock(client: PlatformClient,
 
 
 async def test_fail_directive_in_stream_and_json(client: PlatformClient) -> None:
-    """``[[fail "why"]]`` ends a stream with an error event, and a JSON call with a 500 giving the reason."""
+    """``[[fail "why"]]`` ends a stream with an error event, and a JSON call with a 200 error body giving it."""
     async with client.conversations.stream(ask('[[fail "disk full"]]')) as events:
         seen = [event async for event in events]
     assert seen[-1].type == "error"
     assert seen[-1].data == {"message": "disk full"}
     with pytest.raises(PlatformError) as info:
         await client.conversations.complete(ask('[[fail "disk full"]]'))
-    assert info.value.status == 500
+    assert info.value.status == 200
     assert "disk full" in info.value.message
 
 
