@@ -39,14 +39,20 @@ def parse_duration(value: Duration, *, what: str = "duration") -> timedelta:
     elif isinstance(value, bool):
         raise ValueError(f"{what} must be a timedelta, seconds or a string like '20m', got {value!r}")
     elif isinstance(value, int | float):
-        result = timedelta(seconds=float(value))
+        try:
+            result = timedelta(seconds=float(value))
+        except (OverflowError, ValueError) as exc:  # inf, nan, or past timedelta's range
+            raise ValueError(f"{what} must be a finite number of seconds, got {value!r}") from exc
     elif isinstance(value, str):
         text = value.strip().lower()
         if not _WHOLE.match(text):
             raise ValueError(
                 f"{what} {value!r} is not a duration: write it as number+unit parts, e.g. '90s', '20m', '3h', '1h30m'"
             )
-        result = timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)))
+        try:
+            result = timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)))
+        except OverflowError as exc:
+            raise ValueError(f"{what} {value!r} is too long to be a duration") from exc
     else:
         raise ValueError(
             f"{what} must be a timedelta, seconds or a string like '20m', got {type(value).__name__}"

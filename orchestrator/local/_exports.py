@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from ._core import core_of
 from ._lists import ListQuery, id_filter, list_response, select
 
-__all__ = ["TASK_EXPORT_FIELDS", "routes"]
+__all__ = ["TASK_EXPORT_FIELDS", "routes", "task_export_csv"]
 
 TASK_EXPORT_FIELDS = (
     "id",
@@ -50,7 +50,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _csv(items: list[dict[str, Any]]) -> Response:
+def task_export_csv(items: list[dict[str, Any]]) -> Response:
+    """Task export items as ``text/csv``: a header row of :data:`TASK_EXPORT_FIELDS`, objects as JSON."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(TASK_EXPORT_FIELDS)
@@ -64,7 +65,7 @@ async def export_tasks(request: Request) -> Response:
     query = ListQuery.from_request(request)
     items = [_task_item(t) for t in select(core_of(request).state.tasks, query)]
     if "text/csv" in request.headers.get("accept", "").lower():
-        return _csv(items[: query.take] if query.take is not None else items)
+        return task_export_csv(items[: query.take] if query.take is not None else items)
     return list_response(request, items, query)
 
 

@@ -16,9 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestrator import JobFailed, PlatformError, PlatformUnavailable, Prompt, VirtualClock
 from orchestrator.local import LocalPlatform
+from orchestrator.local._exports import task_export_csv
 from orchestrator.platform import PlatformClient
 from orchestrator.testing import local_harness
 
@@ -368,3 +371,29 @@ async def test_no_jsonl_stream_ever_carries_a_blank_line(
         assert all(isinstance(i.get("type"), str) for i in items), name
         seen.append(name)
     assert len(seen) == 13
+
+
+_cell_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"id": st.text("abc0123", min_size=1, max_size=8), "name": _cell_text, "description": _cell_text},
+            optional={
+                "meta": st.dictionaries(st.text(max_size=5), _cell_text, max_size=3),
+                "maxTime": st.integers(),
+            },
+        ),
+        max_size=5,
+    )
+)
+def test_task_export_csv_round_trips_any_text(items: list[dict[str, Any]]) -> None:
+    """Any names, descriptions (quotes, commas, newlines, unicode) and meta survive the CSV export (fuzzed)."""
+    response = task_export_csv(items)
+    rows = list(csv.DictReader(io.StringIO(bytes(response.body).decode(), newline="")))
+    assert [r["name"] for r in rows] == [i["name"] for i in items]
+    assert [r["description"] for r in rows] == [i["description"] for i in items]
+    assert [json.loads(r["meta"]) if r["meta"] else None for r in rows] == [i.get("meta") for i in items]
+    assert [r["maxTime"] for r in rows] == [str(i["maxTime"]) if "maxTime" in i else "" for i in items]
