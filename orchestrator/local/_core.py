@@ -45,6 +45,8 @@ class Settings:
         later. ping_interval: ``ping`` events on completion streams. failure_status: the status of a JSON
         completion whose run failed (200 or 4xx/5xx; the body is ``{message, code}``). failure_replay: how
         long the same failed JSON completion request is answered from memory instead of running again.
+        subscribe_nop: which subscribes lead with a ``nop`` item: ``"channels"`` (channel and conversation
+        monitor, per the reference) or ``"all"`` (task and event-log subscribes too).
     """
 
     ceiling: float = 900.0
@@ -56,6 +58,7 @@ class Settings:
     ping_interval: float = 10.0
     failure_status: int = 200
     failure_replay: float = 10.0
+    subscribe_nop: Literal["channels", "all"] = "channels"
 
 
 class Core:

@@ -52,6 +52,9 @@ class LocalPlatform:
             error object ``{message, code}``. The reference does not say; 200 by default (the answer the
             platform gives a failure after its 19 s commit, and one no client retries); 500 reproduces a
             retryable failure. Either way a retried failing call is harmless (``failure_replay``).
+        subscribe_nop: which subscribes lead with a ``nop`` item: ``"channels"`` (channel and conversation
+            monitor subscribes, as the reference and the Node SDK's types say) or ``"all"`` (task and event-log
+            subscribes too; the client copes with both).
         failure_replay: for this long after a JSON completion failed, the same request (path and body) is
             answered with the same failure without running again or appending its user message twice (an
             SDK's automatic retry); 0 turns it off.
@@ -77,9 +80,12 @@ class LocalPlatform:
         default_max_time: Duration = timedelta(hours=24),
         failure_status: int = 200,
         failure_replay: Duration = timedelta(seconds=10),
+        subscribe_nop: Literal["channels", "all"] = "channels",
     ) -> None:
         if ceiling_kill not in ("silent", "error"):
             raise ValueError(f"ceiling_kill must be 'silent' or 'error', got {ceiling_kill!r}")
+        if subscribe_nop not in ("channels", "all"):
+            raise ValueError(f"subscribe_nop must be 'channels' or 'all', got {subscribe_nop!r}")
         if parse_duration(ceiling, what="ceiling") <= timedelta(0):
             raise ValueError(f"ceiling must be positive, got {ceiling!r}")
         if (
@@ -104,6 +110,7 @@ class LocalPlatform:
             default_max_time=positive_duration(default_max_time, what="default_max_time").total_seconds(),
             failure_status=failure_status,
             failure_replay=parse_duration(failure_replay, what="failure_replay").total_seconds(),
+            subscribe_nop=subscribe_nop,
         )
         core = Core(
             clock=self._clock,

@@ -397,3 +397,28 @@ def test_task_export_csv_round_trips_any_text(items: list[dict[str, Any]]) -> No
     assert [r["description"] for r in rows] == [i["description"] for i in items]
     assert [json.loads(r["meta"]) if r["meta"] else None for r in rows] == [i.get("meta") for i in items]
     assert [r["maxTime"] for r in rows] == [str(i["maxTime"]) if "maxTime" in i else "" for i in items]
+
+
+async def test_subscribe_nop_all_leads_task_and_event_log_subscribes_with_nop() -> None:
+    """LocalPlatform(subscribe_nop="all") gives task and event-log subscribes a leading nop too."""
+    async with hosted(LocalPlatform(clock=VirtualClock(), subscribe_nop="all")) as platform:
+        headers = {"authorization": f"Bearer {platform.token}"}
+        async with httpx.AsyncClient(base_url=platform.base_url + "/api/v1", headers=headers) as raw:
+            task_id = (await raw.post("/task/create", json={})).json()["id"]
+            for path in ("/event/log/subscribe", f"/task/{task_id}/subscribe"):
+                assert await _first_lines(raw, path, 1) == [{"type": "nop", "data": {}}]
+
+
+@pytest.mark.parametrize("nop", ["channels", "all"])
+async def test_task_jobs_run_whichever_subscribes_lead_with_nop(nop: Any) -> None:
+    """Whether task and event-log subscribes lead with nop or not, a task job is tracked to its result."""
+    async with local_harness(subscribe_nop=nop) as harness:
+        orc = harness.orchestrator()
+
+        @orc.job(runtime="2h", cancellable=True)
+        def analyse() -> Prompt:
+            return Prompt(text="Analyse [[sleep 1h]]", backstory="analyst")
+
+        async with orc:
+            result = await analyse.run()
+        assert result.text == "Done: Analyse"
