@@ -28,7 +28,7 @@ from ._scheduler import zone
 from ._services import Services, services_of
 from ._wire import EventStream, Format, Frame, json_response, negotiate
 
-__all__ = ["build_request", "conversation_bot", "request_timezone", "routes"]
+__all__ = ["agent_request", "build_request", "conversation_bot", "request_timezone", "routes"]
 
 Render = Callable[[Outcome], dict[str, Any]]
 
@@ -63,6 +63,16 @@ def build_request(
         return AgentRequest((), functions, limits, core.resolve_bot(stateful_bot), kind, timezone)
     messages = validate_messages(body.data.get("messages"))
     return AgentRequest(messages, functions, limits, core.resolve_bot(body.bot_config()), kind, timezone)
+
+
+def agent_request(
+    request: Request, body: Body, *, kind: str, record: dict[str, Any] | None = None
+) -> AgentRequest:
+    """The agent request of a call: stateless, or stateful on the conversation ``record``; with ``x-timezone``."""
+    bot = None if record is None else conversation_bot(record)
+    return build_request(
+        core_of(request), body, kind=kind, stateful_bot=bot, timezone=request_timezone(request)
+    )
 
 
 def conversation_bot(record: dict[str, Any]) -> dict[str, Any]:
@@ -118,26 +128,18 @@ def _stream(services: Services, spec: RunSpec, fmt: Format) -> Response:
 
 async def complete(request: Request) -> Response:
     """``POST /conversation/complete`` (stateless)."""
-    core = core_of(request)
     body = await read_body(request)
-    spec = RunSpec(build_request(core, body, kind="complete", timezone=request_timezone(request)))
+    spec = RunSpec(agent_request(request, body, kind="complete"))
     return await _respond(request, spec, lambda o: _result(o, with_id=False))
 
 
 async def complete_stateful(request: Request) -> Response:
     """``POST /conversation/{id}/complete {text?}``: appends the user message (if any) and the bot reply."""
-    core = core_of(request)
     record = conversation(request)
     body = await read_body(request)
     text = body.text("text")
     spec = RunSpec(
-        build_request(
-            core,
-            body,
-            kind="complete",
-            stateful_bot=conversation_bot(record),
-            timezone=request_timezone(request),
-        ),
+        agent_request(request, body, kind="complete", record=record),
         conversation_id=record["id"],
         user_text=text,
     )
@@ -146,17 +148,10 @@ async def complete_stateful(request: Request) -> Response:
 
 async def receive(request: Request) -> Response:
     """``POST /conversation/{id}/receive``: the bot's reply to the history so far (``{id, text, usage}``)."""
-    core = core_of(request)
     record = conversation(request)
     body = await read_body(request)
     spec = RunSpec(
-        build_request(
-            core,
-            body,
-            kind="complete",
-            stateful_bot=conversation_bot(record),
-            timezone=request_timezone(request),
-        ),
+        agent_request(request, body, kind="complete", record=record),
         conversation_id=record["id"],
         result_aliases=("receiveResult",),
     )

@@ -26,7 +26,7 @@ from .._clock import move_on_after
 from ._core import Core
 from ._errors import error_body
 from ._runs import Kill, Outcome, Run
-from ._wire import dumps, json_response
+from ._wire import dumps, json_response, watch_disconnect
 
 __all__ = ["JsonRun", "error_of", "replayed_failure"]
 
@@ -86,7 +86,7 @@ class JsonRun(Response):
         run = self._run
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope)
+                tg.start_soon(watch_disconnect, receive, tg.cancel_scope, name="disconnect-watch")
                 await self._answer(send)
                 tg.cancel_scope.cancel()
         finally:
@@ -120,11 +120,3 @@ class JsonRun(Response):
         if outcome is None or outcome.status != "success":
             return error_of(outcome)
         return self._render(outcome)
-
-    @staticmethod
-    async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                scope.cancel()
-                return

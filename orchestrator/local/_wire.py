@@ -30,6 +30,7 @@ __all__ = [
     "dumps",
     "json_response",
     "negotiate",
+    "watch_disconnect",
 ]
 
 DROP_SCOPE_KEY = "orchestrator.local.drop"
@@ -172,7 +173,7 @@ class EventStream(Response):
             )
             dropped = False
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope, name="disconnect-watch")
+                tg.start_soon(watch_disconnect, receive, tg.cancel_scope, name="disconnect-watch")
                 dropped = await self._write(send, drop)
                 tg.cancel_scope.cancel()
             if dropped and drop is not None:
@@ -204,13 +205,14 @@ class EventStream(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return False
 
-    @staticmethod
-    async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                scope.cancel()
-                return
+
+async def watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` when the client goes away (the request body has been read by then)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
 
 
 async def _aclose(source: AsyncIterator[list[Frame]]) -> None:

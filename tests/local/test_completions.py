@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
@@ -15,7 +14,7 @@ from orchestrator._errors import BadRequestError, PlatformError
 from orchestrator.local import LocalPlatform
 from orchestrator.platform import PlatformClient, collect_completion
 
-from ._util import ask
+from ._util import active_runs_reach, ask
 from .conftest import hosted
 
 
@@ -126,16 +125,7 @@ async def test_closing_a_stream_kills_its_run() -> None:
             async for event in events:
                 if event.type == "token":
                     break
-        assert await _settles(platform)
-
-
-async def _settles(platform: LocalPlatform) -> bool:
-    # the server notices the closed connection through real socket I/O: give it a few milliseconds
-    for _ in range(200):
-        if platform.active_runs == 0:
-            return True
-        await anyio.sleep(0.005)
-    return False
+        assert await active_runs_reach(platform, 0)
 
 
 async def test_stateful_complete_send_receive(client: PlatformClient) -> None:

@@ -25,7 +25,7 @@ from orchestrator.local._exports import task_export_csv
 from orchestrator.platform import PlatformClient
 from orchestrator.testing import local_harness
 
-from ._util import ask, channel_id
+from ._util import active_runs_reach, ask, channel_id
 from .conftest import hosted
 
 JSONL = {"accept": "application/jsonl"}
@@ -282,15 +282,6 @@ async def test_the_client_sends_its_timezone_on_completions() -> None:
 # -- a JSON completion whose client goes away -------------------------------------------------------------------
 
 
-async def _settled(platform: LocalPlatform) -> bool:
-    # the server notices the closed connection through real socket I/O: give it a few milliseconds
-    for _ in range(400):
-        if platform.active_runs == 0:
-            return True
-        await asyncio.sleep(0.005)
-    return False
-
-
 @pytest.mark.parametrize("sleep", ["5s", "1m"], ids=["before-commit", "after-commit"])
 async def test_a_json_complete_is_stopped_when_its_client_disconnects(sleep: str) -> None:
     """Closing the connection of a plain JSON complete stops its run, before and after the 19 s commit."""
@@ -300,23 +291,15 @@ async def test_a_json_complete_is_stopped_when_its_client_disconnects(sleep: str
         async with httpx.AsyncClient(base_url=platform.base_url + "/api/v1", headers=headers) as raw:
             if sleep == "1m":
                 request = asyncio.create_task(raw.post("/conversation/complete", json=ask("[[sleep 1h]]")))
-                await _until_running(platform)
+                assert await active_runs_reach(platform, 1)
                 await clock.advance(30)  # past the commit: the 200 is sent, the body is not
             else:
                 request = asyncio.create_task(raw.post("/conversation/complete", json=ask("[[sleep 1h]]")))
-                await _until_running(platform)
+                assert await active_runs_reach(platform, 1)
             request.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await request
-        assert await _settled(platform)
-
-
-async def _until_running(platform: LocalPlatform) -> None:
-    for _ in range(400):
-        if platform.active_runs == 1:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("the run never started")
+        assert await active_runs_reach(platform, 0)
 
 
 # -- no blank line on any stream ----------------------------------------------------------------------------------

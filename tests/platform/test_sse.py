@@ -12,6 +12,7 @@ from orchestrator import StreamProtocolError
 from orchestrator.platform import SSEDecoder
 
 from ._sse_reference import ReferenceSSEDecoder
+from ._support import split_at
 
 _json_value = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=6)),
@@ -68,16 +69,6 @@ def _streams(draw: st.DrawFn) -> str:
     return text
 
 
-def _split(text: str, cuts: list[int]) -> list[str]:
-    points = sorted({c % (len(text) + 1) for c in cuts})
-    pieces = []
-    previous = 0
-    for point in [*points, len(text)]:
-        pieces.append(text[previous:point])
-        previous = point
-    return pieces
-
-
 def _run(decoder: Any, pieces: list[str]) -> list[Any]:
     """Every call's outcome: the events it returned, or the error it raised."""
     outcomes: list[Any] = []
@@ -96,11 +87,11 @@ def _run(decoder: Any, pieces: list[str]) -> list[Any]:
 @example("event: token\rdata: {}\r\r", [13], False)  # a CR pair split between chunks
 @example("id: 1\n\n\nevent:\n\n", [], False)  # a last event id outlives its message
 @example('event: message\ndata: {"type":"message","data":{"type":"bot","text":"x"}}\n\n', [], True)
-def test_our_decoder_matches_httpx_sse_on_any_stream_and_split(
+def test_our_decoder_matches_httpx_sse_on_any_stream_andsplit_at(
     text: str, cuts: list[int], channel_items: bool
 ) -> None:
     """Fed the same chunks, SSEDecoder returns (or raises) exactly what the httpx-sse-based reference does."""
-    pieces = _split(text, cuts)
+    pieces = split_at(text, cuts)
     ours = _run(SSEDecoder(channel_items=channel_items), pieces)
     reference = _run(ReferenceSSEDecoder(channel_items=channel_items), pieces)
     assert ours == reference
