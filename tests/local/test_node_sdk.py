@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,10 @@ SCRIPT = NODE_DIR / "sdk_check.mjs"
 
 
 async def _run(platform: LocalPlatform, scenario: str, **env: str) -> Any:
+    return await _run_at(platform.base_url, platform.token, scenario, **env)
+
+
+async def _run_at(base_url: str, token: str, scenario: str, **env: str) -> Any:
     node = shutil.which("node")
     assert node is not None, "node (>= 20) is needed for the Node SDK tests"
     assert (NODE_DIR / "node_modules" / "@chatbotkit" / "sdk").is_dir(), (
@@ -36,7 +43,7 @@ async def _run(platform: LocalPlatform, scenario: str, **env: str) -> Any:
         str(SCRIPT),
         scenario,
         cwd=NODE_DIR,
-        env={"SECRET": platform.token, "BASE_URL": platform.base_url, "PATH": "/usr/bin:/bin", **env},
+        env={"SECRET": token, "BASE_URL": base_url, "PATH": "/usr/bin:/bin", **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -131,6 +138,46 @@ async def test_a_failing_stateful_complete_is_harmless_under_node_sdk_retries(st
     else:
         assert outcome["error"] == {"message": "tool broke", "code": "INTERNAL_SERVER_ERROR"}
     assert [m["type"] for m in report["messages"]["items"]] == ["user"]
+
+
+async def _served(state: Path, **env: str) -> Any:
+    """One ``orchestrator platform serve --state FILE`` process (stopped with SIGINT) and one SDK scenario."""
+    token = "node-sdk-token-" + "x" * 16
+    command = [sys.executable, "-m", "orchestrator.cli", "platform", "serve", "--port", "0", "--token", token]
+    server = await asyncio.create_subprocess_exec(
+        *command,
+        "--state",
+        str(state),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert server.stdout is not None
+        first = (await server.stdout.readline()).decode()
+        url = first.split(" at ")[1].split(" ")[0]
+        report = await _run_at(url, token, "redispatch", **env)
+        server.send_signal(signal.SIGINT)
+        rest = (await server.stdout.read()).decode()
+        assert await server.wait() == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
+    assert "Local platform stopped." in rest
+    return report
+
+
+@pytest.mark.slow
+async def test_a_dispatch_retried_by_the_node_sdk_across_a_serve_restart_runs_once(tmp_path: Path) -> None:
+    """With --state, a dispatch retried with its channelId after `platform serve` restarts (a new process) is not
+    run again, and the SDK's subscribe with historyLength replays the run it would have got."""
+    state = tmp_path / "platform.sqlite3"
+    channel = "node-sdk-restart-" + "0" * 16
+    before = await _served(state, CHANNEL=channel, TEXT="first [[tokens 2]]")
+    after = await _served(state, CHANNEL=channel, TEXT="second")
+    assert before["first"] == after["first"] == {"channelId": channel}
+    assert after["items"] == before["items"]
+    assert before["items"][-1]["data"]["data"]["text"] == "alpha bravo Done: first"
 
 
 async def test_the_node_sdk_timezone_option_reaches_the_agent() -> None:

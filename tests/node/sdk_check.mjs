@@ -95,6 +95,16 @@ const scenarios = {
     return { outcome, messages }
   },
 
+  async redispatch() {
+    const channelId = process.env.CHANNEL
+    const first = await cbk.conversation.dispatch(null, { ...ask(process.env.TEXT), channelId })
+    const items = await collect(
+      cbk.channel.subscribe(channelId, { historyLength: 1000 }).stream(),
+      (item) => item.type === 'message' && ['result', 'error'].includes(item.data?.type)
+    )
+    return { first, items }
+  },
+
   async timezone() {
     return await cbk.conversation.complete(null, ask('[[plan-as-text]]\n- Digest [[schedule "daily"]]'))
   },
