@@ -8,6 +8,8 @@ if (process.env.TIMEZONE) options.timezone = process.env.TIMEZONE
 const cbk = new ChatBotKit(options)
 
 const ask = (text) => ({ messages: [{ type: 'user', text }] })
+// a channel item whose published event ends the run
+const terminal = (item) => item.type === 'message' && ['result', 'error'].includes(item.data?.type)
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function collect(iterable, until) {
@@ -56,7 +58,7 @@ const scenarios = {
     const again = await cbk.conversation.dispatch(null, { ...ask('twice'), channelId })
     const items = await collect(
       cbk.channel.subscribe(first.channelId, { historyLength: 1000 }).stream(),
-      (item) => item.type === 'message' && ['result', 'error'].includes(item.data?.type)
+      terminal
     )
     return { first, again, items }
   },
@@ -100,7 +102,7 @@ const scenarios = {
     const first = await cbk.conversation.dispatch(null, { ...ask(process.env.TEXT), channelId })
     const items = await collect(
       cbk.channel.subscribe(channelId, { historyLength: 1000 }).stream(),
-      (item) => item.type === 'message' && ['result', 'error'].includes(item.data?.type)
+      terminal
     )
     return { first, items }
   },
