@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the official Node SDK, for tests/local/test_node_sdk.py (needs node >= 20 and npm)
+NODE_SDK := tests/node/node_modules/.package-lock.json
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install node-sdk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(NODE_SDK): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --silent
+	touch $(NODE_SDK)
+
+node-sdk: $(NODE_SDK)
+
 demo: $(STAMP)
 	$(BIN)/orchestrator demo
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_SDK)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -35,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/supervise.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

@@ -23,6 +23,8 @@ from typing import Protocol, runtime_checkable
 
 import anyio
 
+from ._duration import parse_duration
+
 __all__ = [
     "Clock",
     "SystemClock",
@@ -34,9 +36,13 @@ __all__ = [
 ]
 
 
-def to_seconds(delay: float | timedelta) -> float:
-    """A delay as float seconds (``timedelta`` or number)."""
-    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+def to_seconds(delay: float | timedelta | str) -> float:
+    """A delay as float seconds (``timedelta``, number, or a duration string such as ``"15m"``)."""
+    if isinstance(delay, timedelta):
+        return delay.total_seconds()
+    if isinstance(delay, str):
+        return parse_duration(delay, what="delay").total_seconds()
+    return float(delay)
 
 
 def _to_epoch(when: float | datetime) -> float:
@@ -367,7 +373,9 @@ class _Hold:
 
 
 @asynccontextmanager
-async def move_on_after(clock: Clock, delay: float | timedelta | None) -> AsyncIterator[anyio.CancelScope]:
+async def move_on_after(
+    clock: Clock, delay: float | timedelta | str | None
+) -> AsyncIterator[anyio.CancelScope]:
     """Like ``anyio.move_on_after``, on ``clock``'s time. ``None`` means no deadline."""
     with anyio.CancelScope() as scope:
         timer = None if delay is None else clock.call_at(clock.time() + to_seconds(delay), scope.cancel)
@@ -379,7 +387,7 @@ async def move_on_after(clock: Clock, delay: float | timedelta | None) -> AsyncI
 
 
 @asynccontextmanager
-async def fail_after(clock: Clock, delay: float | timedelta | None) -> AsyncIterator[anyio.CancelScope]:
+async def fail_after(clock: Clock, delay: float | timedelta | str | None) -> AsyncIterator[anyio.CancelScope]:
     """Like ``anyio.fail_after``, on ``clock``'s time: raises ``TimeoutError`` when the deadline passes."""
     async with move_on_after(clock, delay) as scope:
         yield scope

@@ -12,7 +12,7 @@ the boundary and chained (``raise X from exc``); they never reach the user untra
     │   ├── NotFoundError             404: unknown id
     │   ├── BadRequestError           400/422: the platform refused the body
     │   ├── RateLimitedError          429: ``retry_after`` seconds, when the platform said
-    │   ├── PlatformUnavailable       5xx
+    │   ├── PlatformUnavailable       5xx: ``retry_after`` seconds, when a 503 said
     │   ├── PlatformTimeout           the request timed out
     │   ├── PlatformConnectionError   the connection failed
     │   └── StreamProtocolError       a stream line that is not what the wire protocol says
@@ -137,7 +137,16 @@ class RateLimitedError(PlatformError):
 
 
 class PlatformUnavailable(PlatformError):
-    """The platform answered 5xx: it is failing or overloaded; the request may be retried."""
+    """The platform answered 5xx: it is failing or overloaded; the request may be retried.
+
+    Attributes:
+        retry_after: seconds to wait, from the ``Retry-After`` header (sent with 503 as with 429), or ``None``
+            when it was not given.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class PlatformTimeout(PlatformError):

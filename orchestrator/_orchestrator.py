@@ -16,6 +16,7 @@ import anyio
 import structlog
 
 from ._clock import Clock, SystemClock
+from ._duration import Duration, parse_duration, positive_duration
 from ._errors import UsageError
 from ._opening import default_replica_id, open_platform
 from .jobs import (
@@ -63,6 +64,7 @@ class Orchestrator:
         lease: how long a replica's claim on its in-flight jobs lasts without renewal.
         grace: how long after the ceiling a silent dispatch is declared killed.
         retention: finished jobs and their events are pruned after this long; also the expiry of one-off tasks.
+            Durations take a ``timedelta``, seconds, or a string such as ``"30s"`` (like a job's ``runtime``).
     """
 
     def __init__(
@@ -75,9 +77,9 @@ class Orchestrator:
         jobs: Sequence[Job[Any]] | None = None,
         max_concurrency: int | None = None,
         replica_id: str | None = None,
-        lease: timedelta = timedelta(seconds=30),
-        grace: timedelta = timedelta(seconds=60),
-        retention: timedelta = timedelta(days=7),
+        lease: Duration = timedelta(seconds=30),
+        grace: Duration = timedelta(seconds=60),
+        retention: Duration = timedelta(days=7),
         environ: Mapping[str, str] | None = None,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
@@ -90,9 +92,9 @@ class Orchestrator:
             clock=clock or platform_clock or SystemClock(),
             routing=routing or RoutingPolicy(),
             replica_id=replica_id or default_replica_id(),
-            lease=lease,
-            grace=grace,
-            retention=retention,
+            lease=positive_duration(lease, what="lease"),
+            grace=parse_duration(grace, what="grace"),
+            retention=parse_duration(retention, what="retention"),
             max_concurrency=max_concurrency,
         )
         self.runtime = Runtime(config, owner=self)

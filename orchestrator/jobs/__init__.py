@@ -5,6 +5,8 @@ from ._adaptive import AdaptiveRouter as AdaptiveRouter
 from ._adaptive import meta_key as adaptive_meta_key
 from ._bounds import CeilingPolicy as CeilingPolicy
 from ._bounds import task_max_time as task_max_time
+from .._duration import format_duration as format_duration
+from .._duration import parse_duration as parse_duration
 from ._definition import SCHEDULE_PRESETS as SCHEDULE_PRESETS
 from ._definition import Job as Job
 from ._definition import JobDefinition as JobDefinition
@@ -16,8 +18,6 @@ from ._definition import job as job
 from ._definition import rebind_policy as rebind_policy
 from ._definition import validate_schedule as validate_schedule
 from ._definition import validate_timezone as validate_timezone
-from ._duration import format_duration as format_duration
-from ._duration import parse_duration as parse_duration
 from ._events import PLATFORM_EVENT_TYPES as PLATFORM_EVENT_TYPES
 from ._events import EventType as EventType
 from ._handle import JobHandle as JobHandle

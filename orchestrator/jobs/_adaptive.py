@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from ._duration import format_duration
+from .._duration import format_duration
 from ._events import EventType
 from ._report import RoutingReport, percentile
 from ._routing import Route, RouteDecision, RoutingPolicy

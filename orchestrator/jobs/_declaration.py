@@ -16,9 +16,9 @@ from typing import Any
 
 from croniter import croniter
 
+from .._duration import parse_duration
 from .._errors import RoutingError
 from ._bounds import CeilingPolicy, JobBounds, check_bounds, describe_bound
-from ._duration import parse_duration
 from ._routing import JobShape, Route, RouteDecision, RoutingPolicy
 
 __all__ = [

@@ -78,7 +78,7 @@ class JobHandle:
         """Where the job is now (read from the store)."""
         return (await self.record()).status
 
-    async def result(self, timeout: float | timedelta | None = None) -> JobResult:  # noqa: ASYNC109
+    async def result(self, timeout: float | timedelta | str | None = None) -> JobResult:  # noqa: ASYNC109
         """Wait for the job to finish and return its result.
 
         Args:

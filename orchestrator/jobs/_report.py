@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ._duration import format_duration
+from .._duration import format_duration
 from ._routing import Route, RoutingPolicy
 
 __all__ = ["DurationStats", "RoutingReport", "RoutingReportRow", "percentile"]

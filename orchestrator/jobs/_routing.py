@@ -14,11 +14,11 @@ The decision tree (the guide's terms):
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
+from .._duration import Duration, format_duration, parse_duration, positive_duration
 from .._errors import RoutingError
-from ._duration import format_duration
 
 __all__ = ["COMPLETION_BOUND", "JobShape", "Route", "RouteDecision", "RoutingPolicy"]
 
@@ -66,14 +66,17 @@ class RouteDecision:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RoutingPolicy:
     """The routing rule.
+
+    Durations take a ``timedelta``, seconds, or a string such as ``"15m"`` (the forms of a job's ``runtime``).
 
     Args:
         ceiling: the platform's hard cap on a dispatch (15 minutes).
         headroom: the fraction of the ceiling a dispatch may be declared to use; a longer runtime becomes a task.
         default_runtime: the runtime assumed for a job that declares none.
+        completion_bound: how long one interactive completion call may run (~800 s).
         adaptive: move a dispatch job to a task when the p95 of its last ``adaptive_window`` runs passes
             ``ceiling x headroom``, and back when it falls under ``ceiling x adaptive_low`` (decided in the store,
             so every replica routes alike; see :mod:`orchestrator.jobs._adaptive`).
@@ -81,26 +84,42 @@ class RoutingPolicy:
         adaptive_low: the fraction of the ceiling under which a moved job's p95 returns it to dispatch.
     """
 
-    ceiling: timedelta = timedelta(minutes=15)
-    headroom: float = 0.8
-    default_runtime: timedelta = timedelta(minutes=5)
-    completion_bound: timedelta = field(default=COMPLETION_BOUND)
-    adaptive: bool = False
-    adaptive_window: int = 20
-    adaptive_low: float = 0.6
+    ceiling: timedelta
+    headroom: float
+    default_runtime: timedelta
+    completion_bound: timedelta
+    adaptive: bool
+    adaptive_window: int
+    adaptive_low: float
 
-    def __post_init__(self) -> None:
-        if self.adaptive_window < 1:
-            raise ValueError(f"adaptive_window must be at least 1, got {self.adaptive_window}")
-        if not 0 < self.adaptive_low < self.headroom:
+    def __init__(
+        self,
+        ceiling: Duration = timedelta(minutes=15),
+        headroom: float = 0.8,
+        default_runtime: Duration = timedelta(minutes=5),
+        completion_bound: Duration = COMPLETION_BOUND,
+        adaptive: bool = False,
+        adaptive_window: int = 20,
+        adaptive_low: float = 0.6,
+    ) -> None:
+        if isinstance(headroom, bool) or not isinstance(headroom, int | float) or not 0 < headroom <= 1:
+            raise ValueError(f"headroom must be in (0, 1], got {headroom!r}")
+        object.__setattr__(self, "ceiling", positive_duration(ceiling, what="ceiling"))
+        object.__setattr__(self, "headroom", float(headroom))
+        object.__setattr__(self, "default_runtime", parse_duration(default_runtime, what="default_runtime"))
+        object.__setattr__(
+            self, "completion_bound", positive_duration(completion_bound, what="completion_bound")
+        )
+        if isinstance(adaptive_window, bool) or not isinstance(adaptive_window, int) or adaptive_window < 1:
+            raise ValueError(f"adaptive_window must be a whole number of at least 1, got {adaptive_window!r}")
+        if isinstance(adaptive_low, bool) or not isinstance(adaptive_low, int | float) or not 0 < adaptive_low < headroom:
             raise ValueError(
-                f"adaptive_low must be above 0 and under headroom ({self.headroom:g}) so that a moved job does "
-                f"not flap, got {self.adaptive_low}"
+                f"adaptive_low must be above 0 and under headroom ({headroom:g}) so that a moved job does "
+                f"not flap, got {adaptive_low!r}"
             )
-        if not 0 < self.headroom <= 1:
-            raise ValueError(f"headroom must be in (0, 1], got {self.headroom}")
-        if self.ceiling <= timedelta(0):
-            raise ValueError(f"ceiling must be positive, got {self.ceiling}")
+        object.__setattr__(self, "adaptive", bool(adaptive))
+        object.__setattr__(self, "adaptive_window", adaptive_window)
+        object.__setattr__(self, "adaptive_low", float(adaptive_low))
 
     @property
     def dispatch_budget(self) -> timedelta:

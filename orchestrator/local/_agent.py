@@ -33,6 +33,7 @@ class AgentRequest:
         ``result?``). limits: ``iterations``, ``continuations``, ``calls`` when given.
         bot: the resolved bot configuration (``backstory``, ``model``, ...).
         kind: ``"complete"``, ``"dispatch"`` or ``"task"``.
+        timezone: the caller's IANA timezone (the ``x-timezone`` header), when it sent one.
     """
 
     messages: Sequence[Mapping[str, Any]]
@@ -40,6 +41,7 @@ class AgentRequest:
     limits: Mapping[str, int] = field(default_factory=dict)
     bot: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "complete"
+    timezone: str | None = None
 
     @property
     def prompt(self) -> str:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
-from . import _bots, _channel_api, _completions, _conversations, _dispatch, _eventlog_api, _tasks
+from . import _bots, _channel_api, _completions, _conversations, _dispatch, _eventlog_api, _exports, _tasks
 from ._errors import BearerAuth, error_body, exception_handlers
 from ._faults import Faults, FaultsMiddleware
 from ._services import Services
@@ -23,7 +23,8 @@ PREFIXES = ("/v1", "/api/v1")
 
 
 def _routes() -> list[BaseRoute]:
-    modules = (_completions, _dispatch, _conversations, _channel_api, _bots, _tasks, _eventlog_api)
+    # _exports before _tasks: /task/export must not be taken for the task id `export`
+    modules = (_completions, _dispatch, _conversations, _channel_api, _bots, _exports, _tasks, _eventlog_api)
     return [route for module in modules for route in module.routes()]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ._wire import Frame
 
@@ -90,13 +90,26 @@ class Channel:
 
 
 class ChannelHub:
-    """Every channel, by id. Channels with no subscribers and an expired history are dropped lazily."""
+    """Every channel, by id. Channels with no subscribers and an expired history are dropped lazily.
+
+    ``on_keep(channel_id, frame, now, history_limit)``, when set, sees every frame kept in a history (the
+    state file persists them, so that ``historyLength`` replays survive a restart).
+    """
 
     def __init__(self, *, ttl: float = HISTORY_TTL) -> None:
         self._channels: dict[str, Channel] = {}
         self._ttl = ttl
         self._publishes_since_sweep = 0
         self.closed = False
+        self.on_keep: Callable[[str, Frame, float, int], None] | None = None
+
+    def restore(
+        self, channel_id: str, frames: list[Frame], *, last_publish: float, history_limit: int
+    ) -> None:
+        """Put back a channel's history read from storage (no subscriber sees it as new)."""
+        channel = self._channel(channel_id, history_limit)
+        channel.history = deque(frames[-history_limit:], maxlen=history_limit)
+        channel.last_publish = last_publish
 
     def __len__(self) -> int:
         return len(self._channels)
@@ -121,6 +134,8 @@ class ChannelHub:
                 channel.history = deque(maxlen=channel.history_limit)
             channel.history.append(frame)
             channel.last_publish = now
+            if self.on_keep is not None:
+                self.on_keep(channel_id, frame, now, channel.history_limit)
         for subscriber in channel.subscribers:
             subscriber.push(frame)
         self._publishes_since_sweep += 1

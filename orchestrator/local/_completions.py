@@ -1,9 +1,9 @@
 """Completion endpoints: stateless and stateful ``complete``, ``send`` and ``receive`` (JSON or streamed).
 
-JSON mode waits for the run; a run still going after ``json_commit_after`` (19 s, as on the real platform)
-commits ``200`` and writes the body when it ends: the result, or an error object ``{message, code}``. An agent
-failure answered before that is ``500`` ``{message, code}``. Streams carry every engine event with
-``createdAt``, plus a ``ping`` every ``ping_interval``; closing a stream kills its run.
+JSON mode (:mod:`._json_runs`) waits for the run, commits ``200`` after 19 s, answers a failure with
+``{message, code}`` and stops the run when its client goes away; a retried failing call is answered from
+memory. Streams carry every engine event with ``createdAt``, plus a ``ping`` every ``ping_interval``; closing a
+stream kills its run.
 """
 
 from __future__ import annotations
@@ -14,26 +14,44 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
-from .._clock import TimerHandle, move_on_after
+from .._clock import TimerHandle
 from ._agent import AgentRequest
 from ._body import Body, read_body, validate_functions, validate_limits, validate_messages
 from ._channels import Subscriber
 from ._conversations import conversation
 from ._core import Core, core_of
-from ._errors import bad_request, error_body
-from ._runs import Kill, Outcome, Run, RunSpec
+from ._errors import bad_request
+from ._json_runs import JsonRun, replayed_failure
+from ._runs import Kill, Outcome, RunSpec
+from ._scheduler import zone
 from ._services import Services, services_of
-from ._wire import EventStream, Format, Frame, dumps, json_response, negotiate
+from ._wire import EventStream, Format, Frame, json_response, negotiate
 
-__all__ = ["build_request", "conversation_bot", "routes"]
+__all__ = ["agent_request", "build_request", "conversation_bot", "request_timezone", "routes"]
 
 Render = Callable[[Outcome], dict[str, Any]]
 
 
+def request_timezone(request: Request) -> str | None:
+    """The ``x-timezone`` header: an IANA timezone name, or ``None`` when absent (400 when unknown)."""
+    name = request.headers.get("x-timezone", "").strip()
+    if not name:
+        return None
+    try:
+        zone(name)
+    except ValueError as exc:
+        raise bad_request(f"x-timezone: {exc}") from exc
+    return name
+
+
 def build_request(
-    core: Core, body: Body, *, kind: str, stateful_bot: dict[str, Any] | None = None
+    core: Core,
+    body: Body,
+    *,
+    kind: str,
+    stateful_bot: dict[str, Any] | None = None,
+    timezone: str | None = None,
 ) -> AgentRequest:
     """The agent request of a stateless body (``messages`` + bot config) or of a stateful one."""
     functions = validate_functions(body.data.get("functions"))
@@ -42,47 +60,25 @@ def build_request(
     if stateful_bot is not None:
         if body.has("messages"):
             raise bad_request("a stateful call takes `text` (the new user message), not `messages`")
-        return AgentRequest((), functions, limits, core.resolve_bot(stateful_bot), kind)
+        return AgentRequest((), functions, limits, core.resolve_bot(stateful_bot), kind, timezone)
     messages = validate_messages(body.data.get("messages"))
-    return AgentRequest(messages, functions, limits, core.resolve_bot(body.bot_config()), kind)
+    return AgentRequest(messages, functions, limits, core.resolve_bot(body.bot_config()), kind, timezone)
+
+
+def agent_request(
+    request: Request, body: Body, *, kind: str, record: dict[str, Any] | None = None
+) -> AgentRequest:
+    """The agent request of a call: stateless, or stateful on the conversation ``record``; with ``x-timezone``."""
+    bot = None if record is None else conversation_bot(record)
+    return build_request(
+        core_of(request), body, kind=kind, stateful_bot=bot, timezone=request_timezone(request)
+    )
 
 
 def conversation_bot(record: dict[str, Any]) -> dict[str, Any]:
     """The bot fields of a conversation record (a stateful run's bot configuration)."""
     keys = ("botId", "backstory", "model", "datasetId", "skillsetId")
     return {k: record[k] for k in keys if record.get(k) is not None}
-
-
-class _Deferred(Response):
-    """A committed ``200`` whose JSON body is written when the run ends."""
-
-    def __init__(self, run: Run, render: Render) -> None:
-        self.status_code = 200
-        self.background = None
-        self._run = run
-        self._render = render
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await self._run.done.wait()
-        outcome = self._run.outcome
-        body = _error_of(outcome) if outcome is None or outcome.status != "success" else self._render(outcome)
-        await send({"type": "http.response.body", "body": dumps(body)})
-
-
-def _error_of(outcome: Outcome | None) -> dict[str, Any]:
-    if outcome is None:
-        return error_body(503, "The local platform stopped during the run")
-    error = outcome.error or {
-        "message": f"The run was stopped ({outcome.kill.value if outcome.kill else 'killed'})"
-    }
-    return error_body(500, str(error.get("message")), error.get("code"))
 
 
 def _result(outcome: Outcome, *, with_id: bool, with_end: bool = True) -> dict[str, Any]:
@@ -102,16 +98,10 @@ async def _respond(request: Request, spec: RunSpec, render: Render) -> Response:
     fmt = negotiate(request)
     if fmt is not Format.JSON:
         return _stream(services, spec, fmt)
-    run = services.engine.start(spec)
-    async with move_on_after(core.clock, core.settings.json_commit_after):
-        await run.done.wait()
-    if not run.done.is_set():
-        return _Deferred(run, render)
-    outcome = run.outcome
-    if outcome is None or outcome.status != "success":
-        error = _error_of(outcome)
-        return json_response(error, 503 if outcome is None else 500)
-    return json_response(render(outcome))
+    replay = await replayed_failure(core, request)
+    if replay is not None:  # a retry of a call that just failed: the same answer, no second run
+        return replay
+    return JsonRun(request, core, services.engine.start(spec), render)
 
 
 def _stream(services: Services, spec: RunSpec, fmt: Format) -> Response:
@@ -138,20 +128,18 @@ def _stream(services: Services, spec: RunSpec, fmt: Format) -> Response:
 
 async def complete(request: Request) -> Response:
     """``POST /conversation/complete`` (stateless)."""
-    core = core_of(request)
     body = await read_body(request)
-    spec = RunSpec(build_request(core, body, kind="complete"))
+    spec = RunSpec(agent_request(request, body, kind="complete"))
     return await _respond(request, spec, lambda o: _result(o, with_id=False))
 
 
 async def complete_stateful(request: Request) -> Response:
     """``POST /conversation/{id}/complete {text?}``: appends the user message (if any) and the bot reply."""
-    core = core_of(request)
     record = conversation(request)
     body = await read_body(request)
     text = body.text("text")
     spec = RunSpec(
-        build_request(core, body, kind="complete", stateful_bot=conversation_bot(record)),
+        agent_request(request, body, kind="complete", record=record),
         conversation_id=record["id"],
         user_text=text,
     )
@@ -160,11 +148,10 @@ async def complete_stateful(request: Request) -> Response:
 
 async def receive(request: Request) -> Response:
     """``POST /conversation/{id}/receive``: the bot's reply to the history so far (``{id, text, usage}``)."""
-    core = core_of(request)
     record = conversation(request)
     body = await read_body(request)
     spec = RunSpec(
-        build_request(core, body, kind="complete", stateful_bot=conversation_bot(record)),
+        agent_request(request, body, kind="complete", record=record),
         conversation_id=record["id"],
         result_aliases=("receiveResult",),
     )

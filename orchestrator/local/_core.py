@@ -42,7 +42,11 @@ class Settings:
         bound). cancel_check: task cancels take effect at the next multiple of this since the run started
         (real: ~5 s). default_max_time: the ``maxTime`` of a task that sets none.
         json_commit_after: a non-stream call still running after this commits ``200`` and writes its body
-        later. ping_interval: ``ping`` events on completion streams.
+        later. ping_interval: ``ping`` events on completion streams. failure_status: the status of a JSON
+        completion whose run failed (200 or 4xx/5xx; the body is ``{message, code}``). failure_replay: how
+        long the same failed JSON completion request is answered from memory instead of running again.
+        subscribe_nop: which subscribes lead with a ``nop`` item: ``"channels"`` (channel and conversation
+        monitor, per the reference) or ``"all"`` (task and event-log subscribes too).
     """
 
     ceiling: float = 900.0
@@ -52,6 +56,9 @@ class Settings:
     default_max_time: float = 86400.0
     json_commit_after: float = 19.0
     ping_interval: float = 10.0
+    failure_status: int = 200
+    failure_replay: float = 10.0
+    subscribe_nop: Literal["channels", "all"] = "channels"
 
 
 class Core:
@@ -69,6 +76,8 @@ class Core:
         self.task_group: anyio.abc.TaskGroup | None = None
         self.closing = False
         self._locks: dict[str, anyio.Lock] = {}
+        # failed JSON completions by request key: (until, status, body), see ._json_runs
+        self.failures: dict[str, tuple[float, int, bytes]] = {}
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._duration import parse_duration as _parse_duration
+
 __all__ = [
     "Call",
     "Directive",
@@ -32,33 +34,26 @@ __all__ = [
 
 NAMES = ("sleep", "tokens", "fail", "call", "schedule", "timezone", "runtime", "plan-as-text")
 _OPEN = re.compile(r"\[\[\s*(" + "|".join(re.escape(n) for n in NAMES) + r")(?=[\s\]])", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _FUNCTION_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 MAX_TOKENS = 1_000_000
 MAX_DURATION = 3650 * 86400.0
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``20m``, ``1h30m``, ``90s``, ``1.5h``, ``2d`` (units ms, s, m, h, d).
+    """Seconds in ``20m``, ``1h30m``, ``90s``, ``1.5h``, ``2d`` (units ms, s, m, h, d, w): the package's one
+    duration parser (:func:`orchestrator.jobs.parse_duration`), as float seconds, at most ten years.
 
     Raises:
         ValueError: the text is not such a duration.
     """
-    compact = text.strip().replace(" ", "")
-    if not compact:
+    if not text.strip():
         raise ValueError("empty duration: write e.g. 20m, 1h30m, 90s, 2d")
-    total = 0.0
-    pos = 0
-    for match in _DURATION.finditer(compact):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2).lower()]
-        pos = match.end()
-    if pos != len(compact):
+    try:
+        total = _parse_duration(text, what="duration").total_seconds()
+    except (ValueError, OverflowError) as exc:
         raise ValueError(
             f"{text.strip()!r} is not a duration: write e.g. 20m, 1h30m, 90s, 2d (units s, m, h, d)"
-        )
+        ) from exc
     if total > MAX_DURATION:
         raise ValueError(f"{text.strip()!r} is longer than {MAX_DURATION / 86400:g} days")
     return total

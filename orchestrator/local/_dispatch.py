@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._body import Body, read_body
-from ._completions import build_request, conversation_bot
+from ._completions import agent_request
 from ._conversations import conversation
 from ._core import core_of
 from ._runs import RunSpec
@@ -34,7 +34,7 @@ async def dispatch(request: Request) -> Response:
     core = core_of(request)
     body = await read_body(request)
     channel_id = _channel_id(body)
-    spec = RunSpec(build_request(core, body, kind="dispatch"))
+    spec = RunSpec(agent_request(request, body, kind="dispatch"))
     core.require_running()
     return json_response({"channelId": services_of(request).dispatches.start(channel_id, spec)})
 
@@ -46,7 +46,7 @@ async def dispatch_stateful(request: Request) -> Response:
     body = await read_body(request)
     channel_id = _channel_id(body)
     spec = RunSpec(
-        build_request(core, body, kind="dispatch", stateful_bot=conversation_bot(record)),
+        agent_request(request, body, kind="dispatch", record=record),
         conversation_id=record["id"],
         user_text=body.text("text"),
     )

@@ -7,6 +7,7 @@ run's start), silently or with a ``TIMEOUT`` error event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ._core import Core
@@ -27,6 +28,19 @@ class Dispatches:
         self._engine = engine
         self._seen: dict[str, float] = {}  # channelId -> end of its dedup window (inf while running)
         self.runs: dict[str, Run] = {}
+        # sees every change of the dedup memory (the state file persists it across restarts)
+        self.on_seen: Callable[[str, float], None] | None = None
+
+    def restore(self, seen: dict[str, float]) -> None:
+        """Put back dedup windows read from storage; a run that was going when the platform stopped has ended."""
+        now = self._core.clock.time()
+        for channel, until in seen.items():
+            self._seen[channel] = min(until, now + _DEDUP_WINDOW)
+
+    def _mark(self, channel: str, until: float) -> None:
+        self._seen[channel] = until
+        if self.on_seen is not None:
+            self.on_seen(channel, until)
 
     def _purge(self, now: float) -> None:
         expired = [cid for cid, until in self._seen.items() if until < now]
@@ -61,10 +75,10 @@ class Dispatches:
                 "message": f"The run exceeded the {limit} limit and was killed",
                 "code": "TIMEOUT",
             }
-        self._seen[channel] = float("inf")
+        self._mark(channel, float("inf"))
         self.runs[channel] = self._engine.start(spec, on_done=lambda run: self._finished(channel))
         return channel
 
     def _finished(self, channel: str) -> None:
         self.runs.pop(channel, None)
-        self._seen[channel] = self._core.clock.time() + _DEDUP_WINDOW
+        self._mark(channel, self._core.clock.time() + _DEDUP_WINDOW)

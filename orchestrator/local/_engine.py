@@ -10,6 +10,7 @@ A stateful run stopped at its ``maxTime`` keeps what it had written as a bot mes
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -68,9 +69,7 @@ class RunEngine:
         if run.spec.user_text is not None:
             core.add_message(conversation_id, "user", run.spec.user_text)
         request = run.spec.request
-        request = AgentRequest(
-            core.history(conversation_id), request.functions, request.limits, request.bot, request.kind
-        )
+        request = replace(request, messages=core.history(conversation_id))
         return await self._turn(run, request)
 
     async def _turn(self, run: Run, request: AgentRequest) -> Outcome:

@@ -32,10 +32,12 @@ class EventLog:
         bot_id: str | None = None,
     ) -> dict[str, Any]:
         core = self._core
+        now = core.now_ms()
         record: dict[str, Any] = {
             "id": core.state.ids(),
             "type": type,
-            "createdAt": core.now_ms(),
+            "createdAt": now,
+            "updatedAt": now,  # the Node SDK's types require it (reference §9)
             "taskId": task_id,
         }
         for key, value in (

@@ -20,9 +20,11 @@ async def subscribe(request: Request) -> Response:
     """``POST /event/log/subscribe {historyLength?}``: the last N items, then live ones."""
     body = await read_body(request)
     count = history_length(body)
-    stored = list(core_of(request).state.events)[-count:] if count else []
+    core = core_of(request)
+    stored = list(core.state.events)[-count:] if count else []
     prefix = [Frame("item", record) for record in stored]
-    return subscription(request, CHANNEL, history=0, prefix=prefix)
+    # no leading nop by default (reference §9)
+    return subscription(request, CHANNEL, history=0, prefix=prefix, nop=core.settings.subscribe_nop == "all")
 
 
 async def list_events(request: Request) -> Response:

@@ -75,6 +75,8 @@ class OpenAIChatAgent:
         out: list[dict[str, Any]] = []
         if request.bot.get("backstory"):
             out.append({"role": "system", "content": str(request.bot["backstory"])})
+        if request.timezone:
+            out.append({"role": "system", "content": f"The user's timezone is {request.timezone}."})
         for message in request.messages:
             kind = str(message.get("type"))
             text = str(message.get("text", ""))

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import anyio
 from starlette.applications import Starlette
 
-from .._clock import Clock, SystemClock, to_seconds
+from .._clock import Clock, SystemClock
+from .._duration import Duration, parse_duration, positive_duration
 from ._agent import Agent
 from ._app import build_app
 from ._core import Core, Settings
@@ -47,6 +48,18 @@ class LocalPlatform:
         port: the port (0: a free one).
         tool_wait: how long a live tool call waits for its channel message (never past the run's bound).
         default_max_time: the ``maxTime`` of tasks that set none.
+        failure_status: the HTTP status of a plain JSON completion whose agent run failed, answered with the
+            error object ``{message, code}``. The reference does not say; 200 by default (the answer the
+            platform gives a failure after its 19 s commit, and one no client retries); 500 reproduces a
+            retryable failure. Either way a retried failing call is harmless (``failure_replay``).
+        subscribe_nop: which subscribes lead with a ``nop`` item: ``"channels"`` (channel and conversation
+            monitor subscribes, as the reference and the Node SDK's types say) or ``"all"`` (task and event-log
+            subscribes too; the client copes with both).
+        failure_replay: for this long after a JSON completion failed, the same request (path and body) is
+            answered with the same failure without running again or appending its user message twice (an
+            SDK's automatic retry); 0 turns it off.
+
+    Durations take a ``timedelta``, seconds, or a string such as ``"15m"`` (like a job's ``runtime``).
 
     Nothing starts before ``async with``; leaving it stops runs, the scheduler and the server.
     """
@@ -56,20 +69,33 @@ class LocalPlatform:
         *,
         clock: Clock | None = None,
         token: str | None = None,
-        ceiling: timedelta | float = timedelta(minutes=15),
+        ceiling: Duration = timedelta(minutes=15),
         ceiling_kill: Literal["silent", "error"] = "silent",
         agent: Agent | None = None,
         faults: Faults | None = None,
         state: str | Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        tool_wait: timedelta | float = timedelta(minutes=10),
-        default_max_time: timedelta | float = timedelta(hours=24),
+        tool_wait: Duration = timedelta(minutes=10),
+        default_max_time: Duration = timedelta(hours=24),
+        failure_status: int = 200,
+        failure_replay: Duration = timedelta(seconds=10),
+        subscribe_nop: Literal["channels", "all"] = "channels",
     ) -> None:
         if ceiling_kill not in ("silent", "error"):
             raise ValueError(f"ceiling_kill must be 'silent' or 'error', got {ceiling_kill!r}")
-        if to_seconds(ceiling) <= 0:
+        if subscribe_nop not in ("channels", "all"):
+            raise ValueError(f"subscribe_nop must be 'channels' or 'all', got {subscribe_nop!r}")
+        if parse_duration(ceiling, what="ceiling") <= timedelta(0):
             raise ValueError(f"ceiling must be positive, got {ceiling!r}")
+        if (
+            isinstance(failure_status, bool)
+            or failure_status not in range(200, 600)
+            or failure_status in range(201, 400)
+        ):
+            raise ValueError(
+                f"failure_status must be 200 or an error status (400-599), got {failure_status!r}"
+            )
         self._clock: Clock = clock or SystemClock()
         self._token = token or secrets.token_urlsafe(24)
         self.token_generated = token is None
@@ -78,10 +104,13 @@ class LocalPlatform:
         self._host = host
         self._port = port
         settings = Settings(
-            ceiling=to_seconds(ceiling),
+            ceiling=parse_duration(ceiling, what="ceiling").total_seconds(),
             ceiling_kill=ceiling_kill,
-            tool_wait=to_seconds(tool_wait),
-            default_max_time=to_seconds(default_max_time),
+            tool_wait=parse_duration(tool_wait, what="tool_wait").total_seconds(),
+            default_max_time=positive_duration(default_max_time, what="default_max_time").total_seconds(),
+            failure_status=failure_status,
+            failure_replay=parse_duration(failure_replay, what="failure_replay").total_seconds(),
+            subscribe_nop=subscribe_nop,
         )
         core = Core(
             clock=self._clock,
@@ -157,6 +186,7 @@ class LocalPlatform:
             if self._state_path is not None:
                 store = SqliteState(self._state_path)
                 store.open(core.state)
+                store.attach(core.hub, self._services.dispatches, now=self._clock.time())
                 stack.callback(store.close)
                 self._services.tasks.recover()
             else:

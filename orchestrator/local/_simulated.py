@@ -78,8 +78,9 @@ def _is_plan_line(line: str) -> bool:
     return line.lstrip().startswith("- ")
 
 
-def plan_entries(prompt: str) -> list[dict[str, Any]]:
-    """The tasks a planner proposes for ``prompt``: one per line starting with ``- ``."""
+def plan_entries(prompt: str, *, timezone: str | None = None) -> list[dict[str, Any]]:
+    """The tasks a planner proposes for ``prompt``: one per line starting with ``- ``; a line without a
+    ``[[timezone ...]]`` is planned in ``timezone`` (the caller's ``x-timezone``) when given."""
     entries = []
     taken: set[str] = set()
     for line in prompt.splitlines():
@@ -96,6 +97,8 @@ def plan_entries(prompt: str) -> list[dict[str, Any]]:
                 entry["timezone"] = directive.name
             elif isinstance(directive, Runtime):
                 entry["runtime"] = directive.text
+        if timezone is not None:
+            entry.setdefault("timezone", timezone)
         entries.append(entry)
     return entries
 
@@ -149,7 +152,7 @@ class SimulatedAgent:
             elif isinstance(directive, Call):
                 results.append(await ctx.call(directive.name, directive.args))
         if planner:
-            text = await self._plan(prompt, ctx, as_text=plan_as_text)
+            text = await self._plan(prompt, ctx, as_text=plan_as_text, timezone=request.timezone)
         else:
             text = self._answer(own, results)
         await self._say(ctx, text)
@@ -184,8 +187,8 @@ class SimulatedAgent:
             ctx.token(piece)
         await anyio.lowlevel.checkpoint()
 
-    async def _plan(self, prompt: str, ctx: RunContext, *, as_text: bool) -> str:
-        entries = plan_entries(prompt)
+    async def _plan(self, prompt: str, ctx: RunContext, *, as_text: bool, timezone: str | None) -> str:
+        entries = plan_entries(prompt, timezone=timezone)
         if as_text:
             return json.dumps({"tasks": entries}, ensure_ascii=False)
         if not entries:

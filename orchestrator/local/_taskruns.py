@@ -67,9 +67,7 @@ class TaskRunner:
             "status": "running",
             "outcome": "pending",
             "summary": "Task execution started",
-            "completedAt": None,
-            "resumeAt": None,
-        }
+        }  # completedAt once it ends; resumeAt never (no pauses here), absent rather than null (reference §9)
         for key in ("name", "description", "meta"):
             if task.get(key) is not None:
                 execution[key] = task[key]

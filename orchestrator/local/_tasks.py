@@ -146,7 +146,9 @@ async def subscribe(request: Request) -> Response:
     task = _task(request)
     body = await read_body(request)
     count = history_length(body, maximum=1000)
-    return subscription(request, workflow_channel(task["id"]), history=count, history_limit=1000)
+    # no leading nop by default: the reference gives one only to channel and conversation-monitor subscribes (§9)
+    nop = core_of(request).settings.subscribe_nop == "all"
+    return subscription(request, workflow_channel(task["id"]), history=count, history_limit=1000, nop=nop)
 
 
 def routes() -> list[BaseRoute]:

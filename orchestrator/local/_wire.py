@@ -30,6 +30,7 @@ __all__ = [
     "dumps",
     "json_response",
     "negotiate",
+    "watch_disconnect",
 ]
 
 DROP_SCOPE_KEY = "orchestrator.local.drop"
@@ -98,6 +99,15 @@ class Frame:
         self.data_json = dumps(data)
         self.created_at = created_at
 
+    @classmethod
+    def encoded(cls, type: str, data_json: bytes, created_at: int | None = None) -> Frame:
+        """A frame from its stored parts (``data_json`` already encoded), e.g. read back from a state file."""
+        frame = cls.__new__(cls)
+        frame.type = type
+        frame.data_json = data_json
+        frame.created_at = created_at
+        return frame
+
     def data(self) -> Any:
         """The item's ``data``, decoded."""
         return json.loads(self.data_json)
@@ -163,7 +173,7 @@ class EventStream(Response):
             )
             dropped = False
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch_disconnect, receive, tg.cancel_scope, name="disconnect-watch")
+                tg.start_soon(watch_disconnect, receive, tg.cancel_scope, name="disconnect-watch")
                 dropped = await self._write(send, drop)
                 tg.cancel_scope.cancel()
             if dropped and drop is not None:
@@ -195,13 +205,14 @@ class EventStream(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return False
 
-    @staticmethod
-    async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                scope.cancel()
-                return
+
+async def watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` when the client goes away (the request body has been read by then)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
 
 
 async def _aclose(source: AsyncIterator[list[Frame]]) -> None:

@@ -86,7 +86,7 @@ class PlanHandle:
 
     # -- waiting --------------------------------------------------------------------------------------------
 
-    async def wait_planned(self, timeout: float | timedelta | None = None) -> tuple[PlannedTask, ...]:  # noqa: ASYNC109
+    async def wait_planned(self, timeout: float | timedelta | str | None = None) -> tuple[PlannedTask, ...]:  # noqa: ASYNC109
         """Wait for the planning run to end and the plan to be complete; returns its tasks.
 
         Raises:
@@ -124,7 +124,7 @@ class PlanHandle:
                 doc = self._doc = await finalise(self._orc, self.id)
         return doc
 
-    async def result(self, timeout: float | timedelta | None = None) -> PlanResult:  # noqa: ASYNC109
+    async def result(self, timeout: float | timedelta | str | None = None) -> PlanResult:  # noqa: ASYNC109
         """The fan-in: wait for the plan, its approval if it needs one, and every one-off task's run.
 
         Recurring tasks are not waited for: they are reported with their next run, and the results of the runs they

@@ -15,6 +15,7 @@ from typing import Any
 
 from croniter import croniter
 
+from .._duration import Duration, positive_duration
 from ..jobs import SCHEDULE_PRESETS, format_duration
 from ._proposal import Proposal
 
@@ -69,7 +70,7 @@ def _timezones(value: Iterable[str] | None) -> frozenset[str] | None:
     return zones
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class PlanPolicy:
     """Bounds on what a planning run may schedule.
 
@@ -85,39 +86,54 @@ class PlanPolicy:
         name_pattern: a regular expression every task name must match in full.
         default_runtime: the runtime of a task that proposes none.
         max_start_delay: how far in the future a one-off task's start time may be.
+
+    Durations take a ``timedelta``, seconds, or a string such as ``"15m"``, like a job's ``runtime``.
     """
 
-    max_tasks: int = 10
-    min_interval: timedelta = timedelta(hours=1)
-    max_task_runtime: timedelta = timedelta(hours=6)
-    max_total_runtime: timedelta = timedelta(hours=24)
-    allowed_timezones: frozenset[str] | None = None
-    max_instruction_length: int = 4000
-    name_pattern: str = DEFAULT_NAME_PATTERN
-    default_runtime: timedelta = timedelta(hours=1)
-    max_start_delay: timedelta = timedelta(days=90)
+    max_tasks: int
+    min_interval: timedelta
+    max_task_runtime: timedelta
+    max_total_runtime: timedelta
+    allowed_timezones: frozenset[str] | None
+    max_instruction_length: int
+    name_pattern: str
+    default_runtime: timedelta
+    max_start_delay: timedelta
     _name_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.max_tasks < 1:
-            raise ValueError(f"max_tasks must be at least 1, got {self.max_tasks}")
-        if self.max_instruction_length < 1:
-            raise ValueError(f"max_instruction_length must be at least 1, got {self.max_instruction_length}")
-        for label in (
-            "min_interval",
-            "max_task_runtime",
-            "max_total_runtime",
-            "default_runtime",
-            "max_start_delay",
-        ):
-            value = getattr(self, label)
-            if not isinstance(value, timedelta) or value <= timedelta(0):
-                raise ValueError(f"{label} must be a positive timedelta, got {value!r}")
+    def __init__(
+        self,
+        max_tasks: int = 10,
+        min_interval: Duration = timedelta(hours=1),
+        max_task_runtime: Duration = timedelta(hours=6),
+        max_total_runtime: Duration = timedelta(hours=24),
+        allowed_timezones: frozenset[str] | None = None,
+        max_instruction_length: int = 4000,
+        name_pattern: str = DEFAULT_NAME_PATTERN,
+        default_runtime: Duration = timedelta(hours=1),
+        max_start_delay: Duration = timedelta(days=90),
+    ) -> None:
+        if max_tasks < 1:
+            raise ValueError(f"max_tasks must be at least 1, got {max_tasks}")
+        if max_instruction_length < 1:
+            raise ValueError(f"max_instruction_length must be at least 1, got {max_instruction_length}")
+        durations = {
+            "min_interval": min_interval,
+            "max_task_runtime": max_task_runtime,
+            "max_total_runtime": max_total_runtime,
+            "default_runtime": default_runtime,
+            "max_start_delay": max_start_delay,
+        }
+        for label, value in durations.items():
+            object.__setattr__(self, label, positive_duration(value, what=label))
+        object.__setattr__(self, "max_tasks", max_tasks)
+        object.__setattr__(self, "max_instruction_length", max_instruction_length)
+        object.__setattr__(self, "name_pattern", name_pattern)
         if self.default_runtime > self.max_task_runtime:
             raise ValueError("default_runtime must not exceed max_task_runtime")
         if self.max_task_runtime > self.max_total_runtime:
             raise ValueError("max_task_runtime must not exceed max_total_runtime")
-        object.__setattr__(self, "allowed_timezones", _timezones(self.allowed_timezones))
+        object.__setattr__(self, "allowed_timezones", _timezones(allowed_timezones))
         try:
             object.__setattr__(self, "_name_re", re.compile(self.name_pattern))
         except re.error as exc:

@@ -21,7 +21,6 @@ from ._client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from ._client import PlatformClient as PlatformClient
 from ._conversations import Conversations as Conversations
 from ._decoders import JSONLDecoder as JSONLDecoder
-from ._decoders import SSEDecoder as SSEDecoder
 from ._event_log import Events as Events
 from ._events import CompletionResult as CompletionResult
 from ._events import StreamEvent as StreamEvent
@@ -34,6 +33,7 @@ from ._records import Record as Record
 from ._records import Task as Task
 from ._records import TaskExecution as TaskExecution
 from ._retry import RetryPolicy as RetryPolicy
+from ._sse import SSEDecoder as SSEDecoder
 from ._tasks import Tasks as Tasks
 from ._wire import StreamFormat as StreamFormat
 

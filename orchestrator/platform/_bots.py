@@ -42,12 +42,13 @@ class Bots:
             yield Bot.from_wire(item)
 
     async def update(self, bot_id: str, body: Mapping[str, Any]) -> str:
-        """Update a bot; returns its id."""
+        """Update a bot; returns its id. Retried: setting the same fields twice is harmless."""
         bid = segment(bot_id, "bot_id")
-        answer = await self._http.call("POST", f"/bot/{bid}/update", body=object_body(body))
+        answer = await self._http.call("POST", f"/bot/{bid}/update", body=object_body(body), retry=True)
         return returned_id(answer, bot_id, what="bot update")
 
     async def delete(self, bot_id: str) -> str:
-        """Delete a bot; returns its id."""
+        """Delete a bot; returns its id. Retried; a 404 on a retry means the earlier attempt deleted it."""
         bid = segment(bot_id, "bot_id")
-        return returned_id(await self._http.call("POST", f"/bot/{bid}/delete"), bot_id, what="bot delete")
+        answer = await self._http.call("POST", f"/bot/{bid}/delete", retry=True, done_if_missing=True)
+        return returned_id(answer, bot_id, what="bot delete")

@@ -51,15 +51,24 @@ class Conversations:
             yield Conversation.from_wire(item)
 
     async def update(self, conversation_id: str, body: Mapping[str, Any]) -> str:
-        """Update a conversation; returns its id."""
+        """Update a conversation; returns its id.
+
+        Retried (setting the same fields twice is harmless), unless the body carries ``messages``, which a
+        repeated update might append twice.
+        """
         cid = segment(conversation_id, "conversation_id")
-        answer = await self._http.call("POST", f"/conversation/{cid}/update", body=object_body(body))
+        payload = object_body(body)
+        answer = await self._http.call(
+            "POST", f"/conversation/{cid}/update", body=payload, retry="messages" not in payload
+        )
         return returned_id(answer, conversation_id, what="conversation update")
 
     async def delete(self, conversation_id: str) -> str:
-        """Delete a conversation; returns its id."""
+        """Delete a conversation; returns its id. Retried; a 404 on a retry means the earlier attempt deleted it."""
         cid = segment(conversation_id, "conversation_id")
-        answer = await self._http.call("POST", f"/conversation/{cid}/delete")
+        answer = await self._http.call(
+            "POST", f"/conversation/{cid}/delete", retry=True, done_if_missing=True
+        )
         return returned_id(answer, conversation_id, what="conversation delete")
 
     def _complete_path(self, conversation_id: str | None, action: str) -> str:

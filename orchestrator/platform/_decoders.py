@@ -1,6 +1,6 @@
-"""Sans-IO stream decoders: bytes or text in, :class:`StreamEvent` values out.
+"""Sans-IO stream decoding: the JSON-lines decoder, and what the SSE decoder shares with it.
 
-Both decoders take chunks split anywhere (inside a line, inside a UTF-8 sequence for bytes, between
+The decoders take chunks split anywhere (inside a line, inside a UTF-8 sequence for bytes, between
 ``\\r`` and ``\\n``) and keep only a small carry buffer; a line of megabytes arriving in small chunks costs
 linear time.
 Neither touches the network, so they are tested and benchmarked on their own.
@@ -8,30 +8,22 @@ Neither touches the network, so they are tested and benchmarked on their own.
 - :class:`JSONLDecoder` (``application/jsonl``): one JSON object per line, blank lines skipped. It splits with
   ``str.split`` and parses each line with the C scanner of :mod:`json`, which is why it keeps up with a bare
   ``json.loads`` loop.
-- :class:`SSEDecoder` (``text/event-stream``): httpx-sse's incremental line and field decoders, then the
-  item rules of the wire protocol (``event: <type>`` with ``data:`` holding the item's data, or ``data:``
-  holding the whole item).
+- :class:`~orchestrator.platform.SSEDecoder` (``text/event-stream``) lives in ``_sse.py`` and shares
+  :func:`malformed` and :func:`scanner` with this module.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
-
-from httpx_sse._decoders import SSEDecoder as _SSEFieldDecoder
-from httpx_sse._decoders import SSELineDecoder as _SSELineDecoder
 
 from .._errors import StreamProtocolError, UsageError
 from ._events import StreamEvent, ms_or_none
 
-__all__ = ["JSONLDecoder", "SSEDecoder"]
+__all__ = ["JSONLDecoder", "malformed", "scanner"]
 
 _QUOTE = 200
-# chat message types (reference §2.9): the data of a completion `message` event is a chat message
-_MESSAGE_TYPES = frozenset(
-    {"user", "bot", "context", "activity", "instruction", "backstory", "reasoning", "checkpoint"}
-)
 
 
 def malformed(line: str | bytes, reason: str) -> StreamProtocolError:
@@ -43,9 +35,9 @@ def malformed(line: str | bytes, reason: str) -> StreamProtocolError:
     return StreamProtocolError(f"malformed stream line: {reason}: {quoted!r}{more}")
 
 
-def _scanner() -> Callable[[str, int], tuple[Any, int]]:
-    # the C scanner behind json.loads (JSONDecoder sets it per instance), without json.loads' per-call Python
-    # overhead; it parses one value from an index and returns where the value ends
+def scanner() -> Callable[[str, int], tuple[Any, int]]:
+    """The C scanner behind json.loads (JSONDecoder sets it per instance), without json.loads' per-call
+    Python overhead: it parses one value from an index and returns where the value ends."""
     scan: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
     return scan
 
@@ -88,7 +80,7 @@ class JSONLDecoder:
         self._text: list[str] = []
         self._bytes: list[bytes] = []
         self._error: StreamProtocolError | None = None
-        self._scan = _scanner()
+        self._scan = scanner()
 
     @property
     def pending(self) -> int:
@@ -221,113 +213,3 @@ class JSONLDecoder:
             if created is not None and type(created) is not int:
                 created = ms_or_none(created)
             append(event(kind, obj.get("data"), created, obj))
-
-
-def _is_whole_item(parsed: Any, event: str, channel_items: bool) -> bool:
-    if not isinstance(parsed, dict) or parsed.get("type") != event:
-        return False
-    if "data" not in parsed:
-        return parsed.keys() <= {"type", "createdAt"}
-    if channel_items and event == "message":
-        # `event: message` + `data: {"type": "message", "data": X}` on a channel is ambiguous: the whole
-        # item, or an item whose published object is a completion `message` event. Only in the latter case
-        # is X a chat message ({type: "bot", text, ...}) rather than a published event.
-        inner = parsed["data"]
-        if isinstance(inner, Mapping) and inner.get("type") in _MESSAGE_TYPES and "data" not in inner:
-            return False
-    return True
-
-
-def sse_item(event: str | None, data: str, *, channel_items: bool = False) -> StreamEvent | None:
-    """The stream event one SSE message stands for (``None`` for a message that carries nothing).
-
-    Args:
-        event: the ``event:`` field, or ``None`` when the message had none.
-        data: the ``data:`` lines, joined with ``\\n``.
-        channel_items: the stream is a channel (items ``{type: "message", data: <published object>}``);
-            settles the one ambiguous shape in favour of a wrapped completion ``message`` event.
-
-    Raises:
-        StreamProtocolError: the data is not JSON, or (without an event name) not an item with a string
-            ``type``.
-    """
-    if not data.strip():
-        if event:
-            return StreamEvent(event, None, None, {"type": event})
-        return None
-    try:
-        parsed = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise malformed(data, f"SSE data is not valid JSON ({exc})") from exc
-    if event is None:
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
-            raise malformed(data, "SSE data without an event name must be an object with a string 'type'")
-        return StreamEvent(parsed["type"], parsed.get("data"), ms_or_none(parsed.get("createdAt")), parsed)
-    if _is_whole_item(parsed, event, channel_items):
-        return StreamEvent(event, parsed.get("data"), ms_or_none(parsed.get("createdAt")), parsed)
-    return StreamEvent(event, parsed, None, {"type": event, "data": parsed})
-
-
-class SSEDecoder:
-    """Incremental decoder of a server-sent-events stream (``text/event-stream``), built on httpx-sse.
-
-    Accepts both item encodings: ``event: <type>`` + ``data: <json of the item's data>`` (what the local
-    platform sends), and ``data: <json of the whole item>`` with or without an ``event:`` field. Comments,
-    ``id:`` and ``retry:`` fields are ignored. A message still open at the end of the stream is delivered by
-    :meth:`flush`.
-
-    Args:
-        channel_items: see :func:`sse_item`.
-    """
-
-    __slots__ = ("_channel_items", "_error", "_event_seen", "_fields", "_lines")
-
-    def __init__(self, *, channel_items: bool = False) -> None:
-        self._channel_items = channel_items
-        self._lines = _SSELineDecoder()
-        self._fields = _SSEFieldDecoder()
-        self._event_seen = False
-        self._error: StreamProtocolError | None = None
-
-    def feed(self, text: str) -> list[StreamEvent]:
-        """Decode a chunk of text; return the events of every message it completes.
-
-        Raises:
-            StreamProtocolError: a message's data is not what the wire protocol says (the events before it
-                are returned first, the error by the next call).
-        """
-        if self._error is not None:
-            raise self._error
-        return self._process(self._lines.decode(text)) if text else []
-
-    def flush(self) -> list[StreamEvent]:
-        """Deliver the message still open at the end of the stream, if any; reset the decoder."""
-        if self._error is not None:
-            raise self._error
-        lines = self._lines.flush()
-        lines.append("")
-        return self._process(lines)
-
-    def _process(self, lines: list[str]) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        try:
-            self._process_into(lines, events)
-        except StreamProtocolError as exc:
-            self._error = exc
-            if not events:
-                raise
-        return events
-
-    def _process_into(self, lines: list[str], events: list[StreamEvent]) -> None:
-        for line in lines:
-            if line.startswith("event") and line.partition(":")[0] == "event":
-                self._event_seen = True
-            message = self._fields.decode(line)
-            if line:
-                continue
-            if message is not None:
-                name = message.event if self._event_seen else None
-                item = sse_item(name, message.data, channel_items=self._channel_items)
-                if item is not None:
-                    events.append(item)
-            self._event_seen = False

@@ -145,7 +145,7 @@ def _make(
     data: Any,
     retry_after: float | None,
 ) -> PlatformError:
-    if issubclass(cls, RateLimitedError):
+    if issubclass(cls, RateLimitedError | PlatformUnavailable):
         return cls(message, retry_after=retry_after, status=status, code=code, url=url, data=data)
     return cls(message, status=status, code=code, url=url, data=data)
 

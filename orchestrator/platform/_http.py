@@ -18,7 +18,7 @@ import structlog
 from tenacity import RetryCallState
 
 from .._clock import Clock
-from .._errors import PlatformError, UsageError
+from .._errors import NotFoundError, PlatformError, UsageError
 from ._events import StreamEvent
 from ._failures import (
     Secret,
@@ -172,6 +172,7 @@ class HttpCore:
         retry: bool = False,
         timezone: bool = False,
         long: bool = False,
+        done_if_missing: bool = False,
     ) -> Any:
         """Send a JSON request; return the decoded JSON body.
 
@@ -184,6 +185,7 @@ class HttpCore:
             retry: whether the request is safe to repeat on 429/502/503/504, connection errors and timeouts.
             timezone: send the client's ``x-timezone``.
             long: a completion: no read timeout.
+            done_if_missing: a delete: a 404 on a retry means an earlier attempt did it (answers ``None``).
         """
         content = encode_body(body) if method == "POST" else None
         request = self._request(
@@ -197,7 +199,12 @@ class HttpCore:
         )
 
         async def send(attempt: int) -> Any:
-            response = await self._send_once(request, stream=False, attempt=attempt)
+            try:
+                response = await self._send_once(request, stream=False, attempt=attempt)
+            except NotFoundError:
+                if done_if_missing and attempt > 1:
+                    return None
+                raise
             return self._json_body(response, expect)
 
         return await self._attempts(send, retry=retry, what=f"{method} {request.url.path}")

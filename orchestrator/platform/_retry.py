@@ -1,8 +1,9 @@
 """When and how long to retry a platform request: :class:`RetryPolicy` and its tenacity controller.
 
-Only requests that are safe to repeat are retried (reads, subscribes, cancels, a dispatch with a client-chosen
-``channelId``), and only on failures that may pass: 429, 502, 503, 504, connection errors and timeouts. The
-sleeps go through the client's :class:`~orchestrator.Clock`, so a ``VirtualClock`` skips them.
+Only requests that are safe to repeat are retried (reads, subscribes, cancels, updates, deletes, a dispatch with a
+client-chosen ``channelId``), and only on failures that may pass: 429, 502, 503, 504, connection errors and
+timeouts. A ``Retry-After`` header is honoured on a 503 as on a 429. The sleeps go through the client's
+:class:`~orchestrator.Clock`, so a ``VirtualClock`` skips them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class RetryPolicy:
 
     The delay before retry *n* (1 after the first failure) is
     ``min(max_backoff, initial_backoff * 2**(n-1))``, reduced by a random fraction of at most ``jitter``. When
-    the platform sent ``Retry-After`` and it is longer, it wins, capped at ``max_backoff``.
+    the platform sent ``Retry-After`` (with a 429 or a 5xx such as 503) and it is longer, it wins, capped at
+    ``max_backoff``.
 
     Attributes:
         attempts: the total number of attempts (1 disables retrying).
@@ -99,7 +101,7 @@ def make_retrying(
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+        retry_after = exc.retry_after if isinstance(exc, RateLimitedError | PlatformUnavailable) else None
         return policy.backoff(state.attempt_number, retry_after=retry_after, rng=rng)
 
     return AsyncRetrying(

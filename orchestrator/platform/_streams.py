@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 
 from .._errors import PlatformError, StreamProtocolError
-from ._decoders import JSONLDecoder, SSEDecoder
+from ._decoders import JSONLDecoder
 from ._events import StreamEvent
 from ._failures import Secret, error_from_body, error_from_transport, is_error_body, scrub_error
+from ._sse import SSEDecoder
 
 __all__ = ["content_type", "response_events"]
 

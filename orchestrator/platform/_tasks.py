@@ -35,9 +35,9 @@ class Tasks:
         )
 
     async def update(self, task_id: str, body: Mapping[str, Any]) -> str:
-        """Update a task; returns its id."""
+        """Update a task; returns its id. Retried: setting the same fields twice is harmless."""
         tid = segment(task_id, "task_id")
-        answer = await self._http.call("POST", f"/task/{tid}/update", body=object_body(body))
+        answer = await self._http.call("POST", f"/task/{tid}/update", body=object_body(body), retry=True)
         return returned_id(answer, task_id, what="task update")
 
     async def fetch(self, task_id: str) -> Task:
@@ -64,9 +64,10 @@ class Tasks:
             yield Task.from_wire(item)
 
     async def delete(self, task_id: str) -> str:
-        """Delete a task; returns its id."""
+        """Delete a task; returns its id. Retried; a 404 on a retry means the earlier attempt deleted it."""
         tid = segment(task_id, "task_id")
-        return returned_id(await self._http.call("POST", f"/task/{tid}/delete"), task_id, what="task delete")
+        answer = await self._http.call("POST", f"/task/{tid}/delete", retry=True, done_if_missing=True)
+        return returned_id(answer, task_id, what="task delete")
 
     async def trigger(self, task_id: str) -> str:
         """Start a run now; returns the task id (the platform gives no execution id). Never retried.

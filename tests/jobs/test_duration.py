@@ -60,3 +60,10 @@ def test_parse_never_crashes(text: str) -> None:
         parse_duration(text)
     except ValueError:
         pass
+
+
+@pytest.mark.parametrize("bad", ["9" * 30 + "d", float("inf"), float("nan"), 10**30])
+def test_out_of_range_durations_are_value_errors(bad: object) -> None:
+    """A duration past timedelta's range, infinity or NaN is a ValueError, never an OverflowError."""
+    with pytest.raises(ValueError, match=r"duration|finite"):
+        parse_duration(bad)  # type: ignore[arg-type]

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from orchestrator.local import LocalPlatform
 from orchestrator.platform import PlatformClient, StreamEvent
+
+
+async def active_runs_reach(platform: LocalPlatform, count: int) -> bool:
+    """Whether the platform's active runs reach ``count`` within two seconds: the server notices a closed
+    connection (or a new request) through real socket I/O, so this gives it a few milliseconds at a time."""
+    for _ in range(400):
+        if platform.active_runs == count:
+            return True
+        await asyncio.sleep(0.005)
+    return False
 
 
 def ask(text: str, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 from orchestrator._clock import VirtualClock
 from orchestrator.local import LocalPlatform
 
-from ._util import channel_id, dispatch_and_collect
+from ._util import channel_id, dispatch_and_collect, until_terminal
 from .conftest import hosted
 
 
@@ -77,3 +77,43 @@ async def test_unusable_state_file(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="not-a-db"):
         async with LocalPlatform(clock=VirtualClock(), state=state):
             pass
+
+
+async def test_dispatch_dedupe_and_channel_history_survive_a_restart(tmp_path: Path) -> None:
+    """After a restart with the same state file, a dispatch retried with its channelId does not run again,
+    and a subscriber with historyLength gets the replay it would have got before the restart."""
+    state = tmp_path / "platform.sqlite3"
+    clock = VirtualClock()
+    channel = channel_id()
+    async with hosted(LocalPlatform(clock=clock, state=state)) as platform, platform.client() as client:
+        before = await dispatch_and_collect(
+            client, {"messages": [{"type": "user", "text": "once [[tokens 3]]"}]}, channel_id=channel
+        )
+        async with client.channels.subscribe(channel, history_length=4) as events:
+            await events.__anext__()  # nop
+            tail_before = [(await events.__anext__()).raw for _ in range(4)]
+    async with hosted(LocalPlatform(clock=clock, state=state)) as platform, platform.client() as client:
+        with clock.hold():
+            again = await client.conversations.dispatch(
+                {"messages": [{"type": "user", "text": "twice"}]}, channel_id=channel
+            )
+            assert again == channel
+            assert platform.active_runs == 0
+        async with client.channels.subscribe(channel, history_length=1000) as events:
+            replayed = await until_terminal(events)
+        assert [e.raw for e in replayed] == [e.raw for e in before]
+        assert replayed[-1].data["text"].endswith("Done: once")
+        async with client.channels.subscribe(channel, history_length=4) as events:
+            await events.__anext__()
+            assert [(await events.__anext__()).raw for _ in range(4)] == tail_before
+    async with hosted(LocalPlatform(clock=clock, state=state)) as platform, platform.client() as client:
+        await clock.sleep(2 * 3600)  # past the dedup window and the history's hour
+    async with hosted(LocalPlatform(clock=clock, state=state)) as platform, platform.client() as client:
+        with clock.hold():
+            later = {"messages": [{"type": "user", "text": "later [[sleep 1m]]"}]}
+            await client.conversations.dispatch(later, channel_id=channel)
+            assert platform.active_runs == 1  # the dedup window has passed: a new run
+        async with client.channels.subscribe(channel, history_length=1000) as events:
+            fresh = await until_terminal(events)
+        assert fresh[0].type == "completeBegin"  # the expired history was not replayed
+        assert [e.data["text"] for e in fresh if e.type == "result"] == ["Done: later"]

@@ -204,7 +204,7 @@ async def test_trigger_while_running_is_skipped(
 async def test_event_log_items_and_subscribe(
     client: PlatformClient, clock: VirtualClock, bot_id: str, fmt: Any
 ) -> None:
-    """Event log items carry id, type, createdAt and the task, execution, conversation and bot ids."""
+    """Event log items carry id, type, createdAt, updatedAt and the task, execution, conversation, bot ids."""
     task_id = await client.tasks.create({"description": "x", "botId": bot_id})
     await client.tasks.trigger(task_id)
     (execution,) = [await _settle(client, clock, task_id)]
@@ -214,12 +214,11 @@ async def test_event_log_items_and_subscribe(
     assert items[1]["conversationId"] == execution.conversation_id
     assert items[1]["botId"] == bot_id
     assert isinstance(items[1]["createdAt"], int)
+    assert items[1]["updatedAt"] == items[1]["createdAt"]
     async with client.events.subscribe(history_length=1, format=fmt) as events:
-        first = await events.__anext__()
-        replayed = await events.__anext__()
+        replayed = await events.__anext__()  # no leading nop on the event log (reference §9)
         await client.tasks.trigger(task_id)
         live = await events.__anext__()
-    assert first.type == "nop"
     assert (replayed.type, replayed.data["type"]) == ("item", "task.interact.completed")
     assert live.data["type"] == "task.interact"
 

@@ -134,3 +134,14 @@ def elapsed(clock: VirtualClock) -> float:
 
 def seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
+
+
+def split_at(data: Any, cuts: list[int]) -> list[Any]:
+    """``data`` (text or bytes) cut at the given offsets (taken modulo its length + 1), every piece kept."""
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    pieces = []
+    previous = 0
+    for point in [*points, len(data)]:
+        pieces.append(data[previous:point])
+        previous = point
+    return pieces

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from orchestrator import StreamProtocolError, UsageError
 from orchestrator.platform import JSONLDecoder, SSEDecoder, StreamEvent
-from orchestrator.platform._decoders import sse_item
+from orchestrator.platform._sse import sse_item
+
+from ._support import split_at
 
 # -- strategies ----------------------------------------------------------------------------------------------
 
@@ -43,16 +45,6 @@ def _items(draw: st.DrawFn) -> dict[str, Any]:
     extra = draw(st.dictionaries(st.sampled_from(["id", "channel", "x"]), _json, max_size=2))
     item.update(extra)
     return item
-
-
-def _split(data: Any, cuts: list[int]) -> list[Any]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    pieces = []
-    previous = 0
-    for point in [*points, len(data)]:
-        pieces.append(data[previous:point])
-        previous = point
-    return pieces
 
 
 def _decode_jsonl(pieces: list[Any]) -> list[StreamEvent]:
@@ -99,7 +91,7 @@ def test_jsonl_any_split_yields_the_same_events(
     if not trailing_newline:
         text = text.rstrip("\r\n ")
     data: str | bytes = text.encode() if as_bytes else text
-    assert _seen(_decode_jsonl(_split(data, cuts))) == _expected(items)
+    assert _seen(_decode_jsonl(split_at(data, cuts))) == _expected(items)
 
 
 @settings(max_examples=15, deadline=None)
@@ -114,7 +106,7 @@ def test_jsonl_lines_of_megabytes_split_anywhere(cuts: list[int]) -> None:
     ]
     data = _jsonl_bytes(items)
     assert len(data) > 2_000_000
-    assert _seen(_decode_jsonl(_split(data, cuts))) == _expected(items)
+    assert _seen(_decode_jsonl(split_at(data, cuts))) == _expected(items)
 
 
 def _jsonl_bytes(items: list[dict[str, Any]]) -> bytes:
@@ -268,7 +260,7 @@ def test_sse_any_split_and_either_data_variant_yields_the_items(
             lines = [f"data: {json.dumps(item)}"]
         frames.append(newline.join([": comment", *lines, "", ""]))
     text = "".join(frames)
-    events = _decode_sse(_split(text, cuts))
+    events = _decode_sse(split_at(text, cuts))
     assert [(e.type, e.data) for e in events] == [(i["type"], i.get("data")) for i in items]
 
 

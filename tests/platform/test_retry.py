@@ -53,6 +53,12 @@ RETRIED: dict[str, tuple[Call, Any]] = {
     "monitor": (lambda c: _drain(c, lambda c: c.conversations.monitor("c1")), STREAM_OK),
     "task subscribe": (lambda c: _drain(c, lambda c: c.tasks.subscribe("t1")), STREAM_OK),
     "event log subscribe": (lambda c: _drain(c, lambda c: c.events.subscribe()), STREAM_OK),
+    "task update": (lambda c: c.tasks.update("t1", {"name": "n"}), OK),
+    "task delete": (lambda c: c.tasks.delete("t1"), OK),
+    "bot update": (lambda c: c.bots.update("b1", {"name": "n"}), OK),
+    "bot delete": (lambda c: c.bots.delete("b1"), OK),
+    "conversation update": (lambda c: c.conversations.update("c1", {"name": "n"}), OK),
+    "conversation delete": (lambda c: c.conversations.delete("c1"), OK),
 }
 
 NEVER_RETRIED: dict[str, Call] = {
@@ -67,8 +73,9 @@ NEVER_RETRIED: dict[str, Call] = {
     "send": lambda c: c.conversations.send("c1", {"text": "t"}),
     "receive": lambda c: c.conversations.receive("c1"),
     "dispatch without channel id": lambda c: c.conversations.dispatch({}),
-    "task update": lambda c: c.tasks.update("t1", {}),
-    "task delete": lambda c: c.tasks.delete("t1"),
+    "conversation update with messages": lambda c: c.conversations.update(
+        "c1", {"messages": [{"type": "user", "text": "t"}]}
+    ),
 }
 
 
@@ -90,7 +97,7 @@ async def _list(items: Any) -> list[Any]:
     ids=["429", "502", "503", "504", "connect", "timeout"],
 )
 async def test_safe_requests_are_retried_with_backoff_on_the_clock(name: str, failure: Any) -> None:
-    """Reads, subscribes, cancels and keyed dispatches retry transient failures after 1, 2, 4 virtual s."""
+    """Reads, subscribes, cancels, updates, deletes and keyed dispatches retry transient failures after 1, 2, 4 s."""
     call, ok = RETRIED[name]
     clock = VirtualClock(start=START)
     recorder = Recorder(failure, failure, failure, ok, clock=clock)
@@ -104,7 +111,7 @@ async def test_safe_requests_are_retried_with_backoff_on_the_clock(name: str, fa
 
 @pytest.mark.parametrize("name", list(NEVER_RETRIED))
 async def test_unsafe_requests_are_never_retried(name: str) -> None:
-    """Creates, triggers, publish, completions, unkeyed dispatch, update and delete are sent exactly once."""
+    """Creates, triggers, publish, completions, unkeyed dispatch and a message-adding update are sent once."""
     recorder = Recorder(reply(503, {"message": "down"}), OK)
     async with client_for(recorder) as client:
         with pytest.raises(PlatformUnavailable, match="down"):
@@ -163,6 +170,45 @@ async def test_retry_after_wins_when_longer_and_is_capped() -> None:
     async with client_for(recorder, clock=clock) as client:
         await client.tasks.fetch("t1")
     assert recorder.times == [0.0, 5.0, 13.0, 17.0]
+
+
+@pytest.mark.parametrize("status", [503, 502, 504])
+async def test_retry_after_is_honoured_on_5xx_as_on_429(status: int) -> None:
+    """A 503 (or 502/504) with Retry-After waits that long before the retry, capped, and exposes retry_after."""
+    clock = VirtualClock(start=START)
+    recorder = Recorder(
+        reply(status, {"message": "busy"}, headers={"retry-after": "6"}),  # backoff 1 -> 6
+        reply(status, {}, headers={"retry-after": "100"}),  # backoff 2 -> capped at 8
+        OK,
+        clock=clock,
+    )
+    async with client_for(recorder, clock=clock) as client:
+        await client.tasks.fetch("t1")
+    assert recorder.times == [0.0, 6.0, 14.0]
+    async with client_for(Recorder(reply(503, {}, headers={"retry-after": "2"}))) as client:
+        with pytest.raises(PlatformUnavailable) as caught:
+            await client.tasks.fetch("t1")
+    assert caught.value.retry_after == 2.0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.tasks.delete("t1"),
+        lambda c: c.bots.delete("t1"),
+        lambda c: c.conversations.delete("t1"),
+    ],
+    ids=["task", "bot", "conversation"],
+)
+async def test_a_delete_retried_after_it_landed_reports_success(call: Call) -> None:
+    """A delete whose first answer was lost (503) and whose retry finds nothing (404) returns the id."""
+    recorder = Recorder(reply(503, {}), reply(404, {"message": "gone", "code": "NOT_FOUND"}))
+    async with client_for(recorder) as client:
+        assert await call(client) == "t1"
+    assert len(recorder.requests) == 2
+    async with client_for(Recorder(reply(404, {"message": "no such", "code": "NOT_FOUND"}))) as client:
+        with pytest.raises(NotFoundError, match="no such"):
+            await call(client)
 
 
 async def test_retry_after_http_date_is_honoured() -> None:
