@@ -1,12 +1,12 @@
 """Declaring jobs: decorators, routing, prompts, handles and results."""
 
+from .._duration import format_duration as format_duration
+from .._duration import parse_duration as parse_duration
 from ._adaptive import AdaptiveDecision as AdaptiveDecision
 from ._adaptive import AdaptiveRouter as AdaptiveRouter
 from ._adaptive import meta_key as adaptive_meta_key
 from ._bounds import CeilingPolicy as CeilingPolicy
 from ._bounds import task_max_time as task_max_time
-from .._duration import format_duration as format_duration
-from .._duration import parse_duration as parse_duration
 from ._definition import SCHEDULE_PRESETS as SCHEDULE_PRESETS
 from ._definition import Job as Job
 from ._definition import JobDefinition as JobDefinition

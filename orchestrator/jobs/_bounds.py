@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, get_args
 
-from .._errors import RoutingError
 from .._duration import format_duration, parse_duration
+from .._errors import RoutingError
 from ._routing import Route, RoutingPolicy
 
 __all__ = ["CeilingPolicy", "JobBounds", "check_bounds", "describe_bound", "task_fields", "task_max_time"]

@@ -112,7 +112,11 @@ class RoutingPolicy:
         )
         if isinstance(adaptive_window, bool) or not isinstance(adaptive_window, int) or adaptive_window < 1:
             raise ValueError(f"adaptive_window must be a whole number of at least 1, got {adaptive_window!r}")
-        if isinstance(adaptive_low, bool) or not isinstance(adaptive_low, int | float) or not 0 < adaptive_low < headroom:
+        if (
+            isinstance(adaptive_low, bool)
+            or not isinstance(adaptive_low, int | float)
+            or not 0 < adaptive_low < headroom
+        ):
             raise ValueError(
                 f"adaptive_low must be above 0 and under headroom ({headroom:g}) so that a moved job does "
                 f"not flap, got {adaptive_low!r}"
