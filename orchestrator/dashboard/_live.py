@@ -58,6 +58,8 @@ def event_line(event: JobEvent) -> dict[str, Any]:
             f"{fraction:.0%} of the {format_duration(float(data.get('ceiling') or 900))} ceiling used; "
             f"{format_duration(float(data.get('remaining') or 0))} left"
         )
+    elif event.type == EventType.ROUTING_ADVICE:
+        text = str(data.get("message") or "")
     elif event.type == EventType.MESSAGE:
         text = str(data.get("text") or "")
     elif event.type in (EventType.FAILED, EventType.CANCELLED, EventType.CEILING_EXCEEDED):
@@ -68,6 +70,13 @@ def event_line(event: JobEvent) -> dict[str, Any]:
         text = str(data.get("text") or "")[:200]
     elif event.type == EventType.CREATED:
         text = f"recorded as a {data.get('route', '?')}"
+    elif event.type == EventType.STARTED:
+        ids = ", ".join(f"{k.removesuffix('_id')} {v}" for k, v in data.items() if k.endswith("_id") and v)
+        text = f"attempt {data.get('attempt', 1)} started on the {data.get('route', '?')}" + (
+            f": {ids}" if ids else ""
+        )
+    elif event.type == EventType.TASK_EXECUTION:
+        text = f"execution {data.get('execution_id', '?')}: {data.get('status', '?')}"
     else:
         text = json.dumps(data, sort_keys=True)[:300]
     return {
