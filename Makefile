@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test lint bench install clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +16,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The dashboard's browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
 demo: $(STAMP)
 	$(BIN)/orchestrator demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
