@@ -18,8 +18,7 @@ from contextlib import AsyncExitStack
 import anyio
 import click
 
-from .._clock import Clock
-from .._orchestrator import Orchestrator
+from .. import Clock, Orchestrator
 from ..dashboard import dashboard_app, serve_dashboard
 from ..platform import DEFAULT_BASE_URL, PlatformClient
 from ._common import CliError, opened_store, run_async, store_option

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .._errors import NotCancellable, UsageError
+from .. import NotCancellable, UsageError
 from ..planning import load_plan
 from ._auth import read_form
 from ._context import dashboard_of
