@@ -86,15 +86,15 @@ class Guard:
     @staticmethod
     def csrf_value(request: Request) -> str:
         """This browser's CSRF value (made now if it has none; :meth:`set_csrf` then stores it)."""
-        value = request.cookies.get(CSRF_COOKIE)
+        value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
         if not value:
-            value = request.state.__dict__.setdefault("new_csrf", secrets.token_urlsafe(24))
-        return value
+            value = request.state.new_csrf = secrets.token_urlsafe(24)
+        return str(value)
 
     @staticmethod
     def set_csrf(request: Request, response: Response) -> None:
-        new = request.state.__dict__.get("new_csrf")
-        if new:
+        new = getattr(request.state, "new_csrf", None)
+        if new and not request.cookies.get(CSRF_COOKIE):
             response.set_cookie(
                 CSRF_COOKIE, new, httponly=True, samesite="strict", path=_cookie_path(request)
             )

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from playwright.async_api import Browser, Page, expect
 
 from orchestrator import JobStatus
 
+from ._support import PLAN
 from .conftest import TOKEN, Env, analyse, triage
-
-PLAN = (
-    "Set up the reporting.\n"
-    '- Post the morning digest [[schedule "0 7 * * 1-5"]] [[timezone "Europe/London"]]\n'
-    '- Poll the feed [[schedule "*/5 * * * *"]]\n'
-    "- Summarise the backlog [[runtime 30m]]\n"
-)
 
 
 async def test_a_job_appears_and_goes_succeeded_live(page: Page, env: Env) -> None:
@@ -129,3 +124,21 @@ async def test_bad_ids_cursors_and_routes_give_4xx_pages(page: Page, env: Env) -
         assert response is not None and response.status == status, path
         await expect(page.locator("#error-detail")).to_contain_text(text)
         assert "Traceback" not in await page.content()
+
+
+async def test_schedules_in_the_viewers_time_and_run_now(browser: Browser, env: Env) -> None:
+    """The next runs read in the browser's timezone beside UTC; Run now opens the page of the run it started."""
+    context = await browser.new_context(timezone_id="America/New_York", locale="en-US")
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    try:
+        await page.goto(f"{env.url}/schedules?token={TOKEN}")
+        first = page.locator('.schedule[data-job="nightly"] tbody tr').first
+        # 07:00 in London on 2026-03-24 is 07:00 UTC, 03:00 in New York (EDT)
+        await expect(first.locator("td").nth(1)).to_have_text("2026-03-24 07:00")
+        await expect(first.locator("td").first).to_contain_text("3:00")
+        await env.drive(page.locator("button.run-now").click(), step=1.0)
+        await expect(page).to_have_url(re.compile(r"/jobs/job_"))
+        await expect(page.locator("h1")).to_contain_text("nightly")
+    finally:
+        await context.close()
