@@ -63,38 +63,45 @@ async def main() -> None:
 
         @orc.job(runtime="3m")
         def triage(ticket: str) -> Prompt:
-            return Prompt(text=f"Triage this ticket: {ticket} [[tokens 24]] [[sleep 2m]]", backstory="Support triage.")
+            return Prompt(
+                text=f"Triage this ticket: {ticket} [[tokens 24]] [[sleep 2m]]", backstory="Support triage."
+            )
 
         @orc.job(runtime="10m")
-        def research_digest(topic: str) -> Prompt:
-            return Prompt(text=f"Compile a research digest on {topic}. [[tokens 40]] [[sleep {{}}]]".replace(
-                "{}", "20m" if "batteries" in topic else "14m"
-            ))
+        def research_digest(topic: str, minutes: int = 14) -> Prompt:
+            # declared at 10 minutes: a dispatch; a run that really needs 20 is killed at the ceiling
+            return Prompt(text=f"Compile a research digest on {topic}. [[tokens 40]] [[sleep {minutes}m]]")
 
         @orc.job(runtime="5m")
         def enrich_account(account: str) -> Prompt:
-            return Prompt(text=f"Enrich account {account} [[sleep 1m]] [[fail \"the CRM answered 503\"]]")
+            return Prompt(text=f'Enrich account {account} [[sleep 1m]] [[fail "the CRM answered 503"]]')
 
         @orc.job(runtime="3h", cancellable=True)
         def document_analysis(corpus: str) -> Prompt:
-            return Prompt(text=f"Analyse the corpus {corpus} [[sleep 2h]]", backstory="You analyse documents.")
+            return Prompt(
+                text=f"Analyse the corpus {corpus} [[sleep 2h]]", backstory="You analyse documents."
+            )
 
         @orc.job(schedule="0 7 * * 1-5", timezone="Europe/London", runtime="20m")
         def nightly_summary() -> Prompt:
-            return Prompt(text="Summarise yesterday's tickets. [[tokens 12]] [[sleep 5m]]", backstory="Summaries.")
+            return Prompt(
+                text="Summarise yesterday's tickets. [[tokens 12]] [[sleep 5m]]", backstory="Summaries."
+            )
 
         async with orc:
             app = dashboard_app(orc, token=TOKEN, poll_interval=0.05, tick=0.05)
             async with serve_dashboard(app, port=0) as url:
                 # history: finished runs that feed the routing report
-                for n, ticket in enumerate(["T-101: export button", "T-102: login loop", "T-103: invoice PDF"]):
+                for n, ticket in enumerate(
+                    ["T-101: export button", "T-102: login loop", "T-103: invoice PDF"]
+                ):
                     h = await triage.start(ticket)
                     await _wait(orc, clock, h.id)
                     await clock.advance(60 * (n + 1))
                 for topic in ("grid storage", "solid-state cells"):
                     h = await research_digest.start(topic)
                     await _wait(orc, clock, h.id, step=30)
-                killed = await research_digest.start("batteries recycling")
+                killed = await research_digest.start("batteries recycling", 20)
                 await _wait(orc, clock, killed.id, step=30)
                 failed = await enrich_account.start("ACME-42")
                 await _wait(orc, clock, failed.id)
@@ -118,11 +125,15 @@ async def main() -> None:
 
                 async with async_playwright() as pw:
                     browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-                    laptop = await browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
+                    laptop = await browser.new_context(
+                        viewport={"width": 1280, "height": 800}, device_scale_factor=1
+                    )
                     page = await laptop.new_page()
                     await page.goto(f"{url}/?token={TOKEN}")
                     await _shoot(page, f"{url}/", "jobs", ready="#job-rows tr[data-id]")
-                    await _shoot(page, f"{url}/jobs/{live.id}", "job-dispatch", ready="#ceiling-warnings li >> nth=1")
+                    await _shoot(
+                        page, f"{url}/jobs/{live.id}", "job-dispatch", ready="#ceiling-warnings li >> nth=1"
+                    )
                     await _shoot(page, f"{url}/jobs/{killed.id}", "job-ceiling", ready="#outcome h2")
                     await _shoot(page, f"{url}/plans", "plans", ready="button.approve")
                     await _shoot(page, f"{url}/schedules", "schedules", ready=".schedule")
@@ -134,7 +145,9 @@ async def main() -> None:
                     small = await phone.new_page()
                     await small.goto(f"{url}/?token={TOKEN}")
                     await _shoot(small, f"{url}/", "phone-jobs", ready="#job-rows tr[data-id]")
-                    await _shoot(small, f"{url}/jobs/{live.id}", "phone-job", ready="#ceiling-warnings li >> nth=1")
+                    await _shoot(
+                        small, f"{url}/jobs/{live.id}", "phone-job", ready="#ceiling-warnings li >> nth=1"
+                    )
                     await browser.close()
 
 
