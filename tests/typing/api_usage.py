@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Mount
+
 from orchestrator import (
     JobHandle,
     JobResult,
@@ -14,6 +18,7 @@ from orchestrator import (
     RoutingPolicy,
     VirtualClock,
 )
+from orchestrator.dashboard import dashboard_app
 
 
 def declare(orc: Orchestrator) -> None:
@@ -46,3 +51,13 @@ async def use(orc: Orchestrator, handle: JobHandle) -> JobResult:
 
 def make() -> Orchestrator:
     return Orchestrator(store="memory://", clock=VirtualClock(), routing=RoutingPolicy(headroom=0.8))
+
+
+def dashboard(orc: Orchestrator) -> Starlette:
+    def allow(request: Request) -> bool:
+        return request.headers.get("x-user") == "ops"
+
+    mounted = dashboard_app(orc, token=allow, poll_interval=2.0)
+    return Starlette(
+        routes=[Mount("/orchestrator", mounted), Mount("/ops", dashboard_app(orc, token="a-long-secret"))]
+    )
