@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 # the official Node SDK, for tests/local/test_node_sdk.py (needs node >= 20 and npm)
 NODE_SDK := tests/node/node_modules/.package-lock.json
 
-.PHONY: demo test lint bench install node-sdk clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test lint bench install node-sdk browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +24,14 @@ $(NODE_SDK): tests/node/package.json tests/node/package-lock.json
 
 node-sdk: $(NODE_SDK)
 
+# The dashboard's browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
 demo: $(STAMP)
 	$(BIN)/orchestrator demo
 
-test: $(STAMP) $(NODE_SDK)
+test: $(STAMP) $(NODE_SDK) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -51,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from . import __version__
 from ._clock import Clock, SystemClock
 from .jobs import EventType
-from .store import JobEvent, JobRecord, JobStatus, JobStore, JobWatch
+from .store import JobCursor, JobEvent, JobRecord, JobStatus, JobStore, JobWatch
 
 __all__ = ["TracingStore"]
 
@@ -293,6 +293,24 @@ class TracingStore:
         return await self.inner.list_jobs(
             statuses=statuses, job_name=job_name, parent_id=parent_id, limit=limit
         )
+
+    async def find_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus] | None = None,
+        job_name: str | None = None,
+        route: str | None = None,
+        before: JobCursor | None = None,
+        limit: int = 50,
+    ) -> list[JobRecord]:
+        return await self.inner.find_jobs(
+            statuses=statuses, job_name=job_name, route=route, before=before, limit=limit
+        )
+
+    async def count_jobs(
+        self, *, job_name: str | None = None, route: str | None = None
+    ) -> dict[JobStatus, int]:
+        return await self.inner.count_jobs(job_name=job_name, route=route)
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
         return await self.inner.durations(job_name, limit=limit)

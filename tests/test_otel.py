@@ -305,3 +305,25 @@ def test_missing_opentelemetry_says_how_to_install(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
     with pytest.raises(ImportError, match=r"pip install 'orchestrator\[otel\]'"):
         importlib.import_module("orchestrator.otel")
+
+
+async def test_paging_and_counting_pass_through(provider: TracerProvider) -> None:
+    """find_jobs and count_jobs of the tracing store answer from the store it wraps."""
+    store = TracingStore(MemoryStore(), tracer=provider.get_tracer("tests"))
+    async with store:
+        for n in range(3):
+            await store.create_job(
+                JobRecord(
+                    id=f"job_{n}",
+                    job_name="triage",
+                    route="task" if n else "dispatch",
+                    status=JobStatus.PENDING,
+                    created_at=0.0,
+                    updated_at=0.0,
+                    idempotency_key=f"job_{n}",
+                )
+            )
+        page = await store.find_jobs(route="task", limit=1)
+        counts = await store.count_jobs(job_name="triage")
+    assert [r.id for r in page] == ["job_2"]
+    assert counts[JobStatus.PENDING] == 3

@@ -16,6 +16,7 @@ MODULES = [
     "orchestrator.runtime",
     "orchestrator.supervise",
     "orchestrator.testing",
+    "orchestrator.dashboard",
 ]
 
 

@@ -1,4 +1,4 @@
-"""The ``orchestrator`` command: ``demo``, ``jobs``, ``routes`` and ``platform serve``.
+"""The ``orchestrator`` command: ``demo``, ``dashboard``, ``jobs``, ``routes`` and ``platform serve``.
 
 The command configures logging (structlog and stdlib, ``--log-format console|json``, ``--log-level``); the library
 never does.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from ._dashboard import dashboard
 from ._demo_view import demo
 from ._jobs import jobs
 from ._logging import LOG_FORMATS, LOG_LEVELS, configure_logging
@@ -40,6 +41,7 @@ def main(log_format: str, log_level: str) -> None:
     configure_logging(fmt="json" if log_format == "json" else "console", level=log_level.lower())
 
 
+main.add_command(dashboard)
 main.add_command(demo)
 main.add_command(jobs)
 main.add_command(platform)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,15 +92,27 @@ def _declare() -> _Jobs:
     )
 
 
+def _nothing(orc: Orchestrator) -> AbstractAsyncContextManager[object]:
+    return nullcontext()
+
+
 class Demo:
     """The demo scenario on ``clock`` (nothing starts before :meth:`run`).
 
     Args:
         clock: a ``VirtualClock(time_scale=N)`` for people, ``VirtualClock()`` (autojump) for tests.
+        beside: entered with the running orchestrator around the jobs (``demo --dashboard`` serves the
+            dashboard in it).
     """
 
-    def __init__(self, clock: VirtualClock) -> None:
+    def __init__(
+        self,
+        clock: VirtualClock,
+        *,
+        beside: Callable[[Orchestrator], AbstractAsyncContextManager[object]] | None = None,
+    ) -> None:
         self.clock = clock
+        self._beside = beside
         self.jobs = _declare()
         policy = RoutingPolicy()
         ceiling = policy.ceiling.total_seconds()
@@ -178,7 +191,7 @@ class Demo:
             plan_job = self._orc.jobs.get(PLAN_JOB_NAME)
             if plan_job is not None:
                 self.plan.route, self.plan.reasons = plan_job.route, plan_job.explain().reasons
-            async with self._orc:
+            async with self._orc, (self._beside or _nothing)(self._orc):
                 self.started_at = self.clock.time()
                 await self._show_schedule()
                 async with move_on_after(self.clock, GIVE_UP_AFTER), anyio.create_task_group() as tg:

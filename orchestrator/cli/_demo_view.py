@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio
 import click
 from rich import box
 from rich.console import Group, RenderableType
@@ -11,6 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .._clock import VirtualClock
+from .._orchestrator import Orchestrator
+from ..dashboard import dashboard_app, serve_dashboard
 from ..jobs import format_duration
 from ._common import echo_json, fmt_duration, make_console, run_async
 from ._demo import DEFAULT_TIME_SCALE, Demo
@@ -188,6 +195,29 @@ def render_summary(report: DemoReport) -> RenderableType:
     return Group(table, results, Text(""), _notes(report.notes), footer)
 
 
+def demo_dashboard(
+    *, port: int = 8788, linger: bool = False, echo: Callable[[str], None] | None = None
+) -> Callable[[Orchestrator], AbstractAsyncContextManager[str]]:
+    """What ``demo --dashboard`` runs beside the jobs: the dashboard on the demo's orchestrator, on 127.0.0.1.
+
+    The URL (with its generated token) goes to stderr, so that ``--json`` output stays one document. With
+    ``linger`` (an interactive terminal) the dashboard stays up after the jobs end, until Enter or Ctrl-C.
+    """
+    say = echo or (lambda line: click.echo(line, err=True))
+
+    @asynccontextmanager
+    async def beside(orc: Orchestrator) -> AsyncIterator[str]:
+        app = dashboard_app(orc)
+        async with serve_dashboard(app, port=port) as url:
+            say(f"Dashboard beside the demo: {url}/?token={app.state.dashboard_token}")
+            yield url
+            if linger:
+                say("The demo's jobs have ended; the dashboard stays up: press Enter (or Ctrl-C) to stop.")
+                await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+
+    return beside
+
+
 @click.command("demo")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document of results instead of the live view."
@@ -204,9 +234,19 @@ def render_summary(report: DemoReport) -> RenderableType:
     is_flag=True,
     help="Do not wait: jump the virtual clock whenever every job is waiting (about a second; for CI).",
 )
-def demo(as_json: bool, time_scale: float, instant: bool) -> None:
+@click.option("--dashboard", "with_dashboard", is_flag=True, help="Serve the web dashboard beside the demo.")
+@click.option(
+    "--dashboard-port",
+    default=8788,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The dashboard's port on 127.0.0.1 (0: a free one).",
+)
+def demo(as_json: bool, time_scale: float, instant: bool, with_dashboard: bool, dashboard_port: int) -> None:
     """Run the guide's worked examples as jobs on the local platform, with a live view (about 40 s)."""
-    scenario = Demo(VirtualClock() if instant else VirtualClock(time_scale=time_scale))
+    clock = VirtualClock() if instant else VirtualClock(time_scale=time_scale)
+    beside = demo_dashboard(port=dashboard_port, linger=sys.stdin.isatty()) if with_dashboard else None
+    scenario = Demo(clock, beside=beside)
     if as_json:
         report = run_async(scenario.run)
         echo_json(report.to_dict())

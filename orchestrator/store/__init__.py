@@ -12,6 +12,7 @@ from ._memory import MemoryStore as MemoryStore
 from ._open import open_store as open_store
 from ._postgres import PostgresStore as PostgresStore
 from ._protocol import TERMINAL_STATUSES as TERMINAL_STATUSES
+from ._protocol import JobCursor as JobCursor
 from ._protocol import JobEvent as JobEvent
 from ._protocol import JobRecord as JobRecord
 from ._protocol import JobStatus as JobStatus
@@ -24,6 +25,7 @@ from ._url import DEFAULT_STORE_URL as DEFAULT_STORE_URL
 __all__ = [
     "DEFAULT_STORE_URL",
     "TERMINAL_STATUSES",
+    "JobCursor",
     "JobEvent",
     "JobRecord",
     "JobStatus",

@@ -17,7 +17,7 @@ from .._clock import Clock
 from ._base import NamedLocks, StoreBase
 from ._checks import check_limit, check_terminal
 from ._codec import dumps, loads, mapping_json
-from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
+from ._protocol import JobCursor, JobEvent, JobRecord, JobStatus, JobWatch
 from ._watch import WatchHub
 
 __all__ = ["MemoryStore"]
@@ -160,6 +160,17 @@ class MemoryStore(StoreBase):
     def _newest_first(self, records: list[JobRecord]) -> list[JobRecord]:
         return sorted(records, key=lambda r: (r.created_at, self._order[r.id]), reverse=True)
 
+    def _matching(self, statuses: Sequence[JobStatus] | None, **fields: str | None) -> list[JobRecord]:
+        """The records with one of ``statuses`` (any, for ``None``) whose given ``fields`` equal the values."""
+        wanted = None if statuses is None else {JobStatus(s) for s in statuses}
+        given = {name: value for name, value in fields.items() if value is not None}
+        return [
+            r
+            for r in self._jobs.values()
+            if (wanted is None or r.status in wanted)
+            and all(getattr(r, name) == value for name, value in given.items())
+        ]
+
     async def list_jobs(
         self,
         *,
@@ -170,15 +181,34 @@ class MemoryStore(StoreBase):
     ) -> list[JobRecord]:
         self._require_open()
         check_limit(limit)
-        wanted = None if statuses is None else {JobStatus(s) for s in statuses}
-        found = [
-            r
-            for r in self._jobs.values()
-            if (wanted is None or r.status in wanted)
-            and (job_name is None or r.job_name == job_name)
-            and (parent_id is None or r.parent_id == parent_id)
-        ]
+        found = self._matching(statuses, job_name=job_name, parent_id=parent_id)
         return self._newest_first(found)[:limit]
+
+    async def find_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus] | None = None,
+        job_name: str | None = None,
+        route: str | None = None,
+        before: JobCursor | None = None,
+        limit: int = 50,
+    ) -> list[JobRecord]:
+        self._require_open()
+        check_limit(limit)
+        found = self._matching(statuses, job_name=job_name, route=route)
+        if before is not None:
+            found = [r for r in found if (r.created_at, r.id) < (before.created_at, before.id)]
+        found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return found[:limit]
+
+    async def count_jobs(
+        self, *, job_name: str | None = None, route: str | None = None
+    ) -> dict[JobStatus, int]:
+        self._require_open()
+        counts = dict.fromkeys(JobStatus, 0)
+        for r in self._matching(None, job_name=job_name, route=route):
+            counts[r.status] += 1
+        return counts
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
         self._require_open()

@@ -26,9 +26,9 @@ from ._checks import check_limit, event_json, job_change, job_outcome
 from ._codec import JOB_COLUMNS, TERMINAL_VALUES, dumps, event_from_row, job_from_row, job_values, loads
 from ._pg_listener import CHANNEL, Listener
 from ._pg_pools import Pool, Pools, lock_key
-from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
+from ._protocol import JobCursor, JobEvent, JobRecord, JobStatus, JobWatch
 from ._schema import POSTGRES_MIGRATIONS, Migration
-from ._sql import Params, jobs_oldest_first, jobs_where
+from ._sql import Params, count_jobs_sql, find_jobs_sql, jobs_oldest_first, jobs_where, status_counts
 from ._url import parse_postgres_url
 from ._watch import WatchHub
 
@@ -275,6 +275,33 @@ class PostgresStore(StoreBase):
         async with self._conn("listing jobs") as conn:
             rows = await conn.fetch(f"SELECT {_COLS} FROM jobs {where} {order}", *params.values)
         return [job_from_row(row) for row in rows]
+
+    async def find_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus] | None = None,
+        job_name: str | None = None,
+        route: str | None = None,
+        before: JobCursor | None = None,
+        limit: int = 50,
+    ) -> list[JobRecord]:
+        check_limit(limit)
+        params = Params(numbered=True)
+        sql = find_jobs_sql(
+            params, _COLS, statuses=statuses, job_name=job_name, route=route, before=before, limit=limit
+        )
+        async with self._conn("listing a page of jobs") as conn:
+            rows = await conn.fetch(sql, *params.values)
+        return [job_from_row(row) for row in rows]
+
+    async def count_jobs(
+        self, *, job_name: str | None = None, route: str | None = None
+    ) -> dict[JobStatus, int]:
+        params = Params(numbered=True)
+        sql = count_jobs_sql(params, job_name=job_name, route=route)
+        async with self._conn("counting jobs") as conn:
+            rows = await conn.fetch(sql, *params.values)
+        return status_counts((row[0], row[1]) for row in rows)
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
         check_limit(limit)

@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["TERMINAL_STATUSES", "JobEvent", "JobRecord", "JobStatus", "JobStore"]
+__all__ = ["TERMINAL_STATUSES", "JobCursor", "JobEvent", "JobRecord", "JobStatus", "JobStore"]
 
 
 class JobStatus(enum.StrEnum):
@@ -79,6 +79,22 @@ class JobRecord:
     def runs_as_task(self) -> bool:
         """Whether the job's run is a task on the platform (routed so, or re-run so by ``on_ceiling="task"``)."""
         return self.route == "task" or bool(self.state.get("as_task"))
+
+
+@dataclass(frozen=True, slots=True)
+class JobCursor:
+    """A place in a newest-first listing of jobs: the ``(created_at, id)`` of the last job of a page.
+
+    ``find_jobs(before=cursor)`` returns the jobs after it (older; at the same ``created_at``, a smaller id).
+    """
+
+    created_at: float
+    id: str
+
+    @classmethod
+    def after(cls, record: JobRecord) -> JobCursor:
+        """The cursor that continues a listing after ``record``."""
+        return cls(record.created_at, record.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +169,25 @@ class JobStore(Protocol):
         limit: int = 100,
     ) -> list[JobRecord]:
         """Jobs, newest first."""
+        ...
+
+    async def find_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus] | None = None,
+        job_name: str | None = None,
+        route: str | None = None,
+        before: JobCursor | None = None,
+        limit: int = 50,
+    ) -> list[JobRecord]:
+        """One page of jobs, newest first by ``(created_at, id)``: the jobs after ``before`` that match every given
+        filter. Give the next call ``before=JobCursor.after(page[-1])`` for the next page."""
+        ...
+
+    async def count_jobs(
+        self, *, job_name: str | None = None, route: str | None = None
+    ) -> dict[JobStatus, int]:
+        """How many jobs (matching the given filters) have each status; every status is a key (0 if none)."""
         ...
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:

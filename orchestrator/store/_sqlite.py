@@ -31,9 +31,9 @@ from ._base import NamedLocks, StoreBase
 from ._checks import check_limit, check_positive, event_json, job_change, job_outcome
 from ._codec import JOB_COLUMNS, TERMINAL_VALUES, dumps, event_from_row, job_from_row, job_values, loads
 from ._filelock import file_lock, lock_path
-from ._protocol import JobEvent, JobRecord, JobStatus, JobWatch
+from ._protocol import JobCursor, JobEvent, JobRecord, JobStatus, JobWatch
 from ._schema import SQLITE_MIGRATIONS, Migration
-from ._sql import Params, jobs_oldest_first, jobs_where
+from ._sql import Params, count_jobs_sql, find_jobs_sql, jobs_oldest_first, jobs_where, status_counts
 from ._sqlite_open import open_database, sqlite_errors
 from ._watch import Mark, WatchHub
 
@@ -292,6 +292,35 @@ class SQLiteStore(StoreBase):
         async with self._use("listing jobs") as db:
             rows: Any = await db.execute_fetchall(f"SELECT {_COLS} FROM jobs {where} {order}", params.values)
         return [job_from_row(row) for row in rows]
+
+    async def find_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus] | None = None,
+        job_name: str | None = None,
+        route: str | None = None,
+        before: JobCursor | None = None,
+        limit: int = 50,
+    ) -> list[JobRecord]:
+        check_limit(limit)
+        if statuses is not None and not statuses:
+            return []
+        params = Params(numbered=False)
+        sql = find_jobs_sql(
+            params, _COLS, statuses=statuses, job_name=job_name, route=route, before=before, limit=limit
+        )
+        async with self._use("listing a page of jobs") as db:
+            rows: Any = await db.execute_fetchall(sql, params.values)
+        return [job_from_row(row) for row in rows]
+
+    async def count_jobs(
+        self, *, job_name: str | None = None, route: str | None = None
+    ) -> dict[JobStatus, int]:
+        params = Params(numbered=False)
+        sql = count_jobs_sql(params, job_name=job_name, route=route)
+        async with self._use("counting jobs") as db:
+            rows: Any = await db.execute_fetchall(sql, params.values)
+        return status_counts(rows)
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
         check_limit(limit)

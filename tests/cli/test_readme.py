@@ -77,6 +77,6 @@ def test_cli_section_lists_every_command(invoke: Invoke) -> None:
     section = README[README.index("## The command line") : README.index("## Examples")]
     listed = invoke(["--help"]).stdout
     commands = re.findall(r"^  (\w+)\s", listed[listed.index("Commands:") :], re.M)
-    assert sorted(commands) == ["demo", "jobs", "platform", "routes"]
+    assert sorted(commands) == ["dashboard", "demo", "jobs", "platform", "routes"]
     for command in commands:
         assert f"orchestrator {command}" in section

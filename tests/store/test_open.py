@@ -30,6 +30,7 @@ def test_public_names() -> None:
     assert set(orchestrator.store.__all__) == {
         "DEFAULT_STORE_URL",
         "TERMINAL_STATUSES",
+        "JobCursor",
         "JobEvent",
         "JobRecord",
         "JobStatus",

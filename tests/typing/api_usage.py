@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Mount
+
 from orchestrator import (
     JobHandle,
     JobResult,
@@ -17,6 +21,7 @@ from orchestrator import (
     RoutingPolicy,
     VirtualClock,
 )
+from orchestrator.dashboard import dashboard_app
 
 
 def declare(orc: Orchestrator) -> None:
@@ -70,3 +75,13 @@ def make() -> Orchestrator:
 
 def outcome(exc: JobTimedOut) -> str:
     return exc.partial_output
+
+
+def dashboard(orc: Orchestrator) -> Starlette:
+    def allow(request: Request) -> bool:
+        return request.headers.get("x-user") == "ops"
+
+    mounted = dashboard_app(orc, token=allow, poll_interval=2.0)
+    return Starlette(
+        routes=[Mount("/orchestrator", mounted), Mount("/ops", dashboard_app(orc, token="a-long-secret"))]
+    )
