@@ -62,9 +62,20 @@ def event_line(event: JobEvent) -> dict[str, Any]:
         text = str(data.get("message") or "")
     elif event.type == EventType.MESSAGE:
         text = str(data.get("text") or "")
-    elif event.type in (EventType.FAILED, EventType.CANCELLED, EventType.CEILING_EXCEEDED):
+    elif event.type in (
+        EventType.FAILED,
+        EventType.CANCELLED,
+        EventType.CEILING_EXCEEDED,
+        EventType.TIMED_OUT,
+    ):
         kind = "bad"
         text = str(data.get("reason") or "")
+    elif event.type == EventType.CEILING_CONTINUED:
+        text = (
+            f"killed at the ceiling: continued as part {data.get('part')} on channel {data.get('channel_id')}"
+        )
+    elif event.type in (EventType.CEILING_AS_TASK, EventType.ROUTING_CHANGED):
+        text = str(data.get("reason") or data.get("message") or "")
     elif event.type == EventType.SUCCEEDED:
         kind = "good"
         text = str(data.get("text") or "")[:200]
