@@ -3,8 +3,6 @@ that later servers in the same event loop serve."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Literal
 
 import anyio
@@ -16,24 +14,13 @@ from orchestrator._clock import VirtualClock
 from orchestrator.local import LocalPlatform
 from orchestrator.local._server import EmbeddedServer, bind_socket
 
-from ._util import ask
+from ._util import ask, serve_app
 
 
 async def no_content(scope: Scope, receive: Receive, send: Send) -> None:
+    """An ASGI app answering every request with 204 No Content."""
     await send({"type": "http.response.start", "status": 204, "headers": []})
     await send({"type": "http.response.body", "body": b""})
-
-
-@asynccontextmanager
-async def serving(server: EmbeddedServer) -> AsyncIterator[str]:
-    """``server`` serving on a free loopback port for the duration of the block; yields its URL."""
-    sock = bind_socket("127.0.0.1", 0)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        try:
-            yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-        finally:
-            server.stop()
 
 
 @pytest.mark.parametrize("leave", ["return", "cancel"])
@@ -94,10 +81,10 @@ async def test_cancelled_server_cancels_open_requests_and_lets_the_cancellation_
 async def test_server_cancelled_while_starting_leaves_no_listener_behind(checkpoints: int) -> None:
     """An EmbeddedServer cancelled while it starts up releases its socket: the next server answers."""
     with anyio.CancelScope() as scope:
-        async with serving(EmbeddedServer(no_content)):
+        async with serve_app(no_content):
             for _ in range(checkpoints):
                 await anyio.lowlevel.checkpoint()
             scope.cancel()
     with anyio.fail_after(10):
-        async with serving(EmbeddedServer(no_content)) as url, httpx.AsyncClient() as client:
-            assert (await client.get(url)).status_code == 204
+        async with serve_app(no_content) as url, httpx.AsyncClient() as client:
+            assert (await client.get(url + "/")).status_code == 204
