@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+from starlette.types import ASGIApp
+
 from orchestrator.local import LocalPlatform
+from orchestrator.local._server import EmbeddedServer, bind_socket
 from orchestrator.platform import PlatformClient, StreamEvent
 
 
@@ -63,3 +68,16 @@ def function(name: str, *, result: dict[str, Any] | None = None) -> dict[str, An
     if result is not None:
         declared["result"] = result
     return declared
+
+
+@asynccontextmanager
+async def serve_app(app: ASGIApp) -> AsyncIterator[str]:
+    """``app`` served by an ``EmbeddedServer`` on a free loopback port for the block; yields its URL."""
+    sock = bind_socket("127.0.0.1", 0)
+    server = EmbeddedServer(app)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [sock])
+        try:
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        finally:
+            server.stop()

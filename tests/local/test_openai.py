@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -15,9 +13,9 @@ from starlette.routing import Route
 
 from orchestrator._clock import VirtualClock
 from orchestrator.local import LocalPlatform, OpenAIChatAgent
-from orchestrator.local._server import EmbeddedServer, bind_socket
+from orchestrator.local._server import bind_socket
 
-from ._util import ask, channel_id, function
+from ._util import ask, channel_id, function, serve_app
 from .conftest import hosted
 from .test_tools import serve_tools
 
@@ -78,18 +76,6 @@ class FakeOpenAI:
                 yield part
 
         return StreamingResponse(stream(), media_type="text/event-stream")
-
-
-@asynccontextmanager
-async def serve_app(app: Starlette) -> AsyncIterator[str]:
-    sock = bind_socket("127.0.0.1", 0)
-    server = EmbeddedServer(app)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        try:
-            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-        finally:
-            server.stop()
 
 
 async def test_model_reply_streams_tokens() -> None:

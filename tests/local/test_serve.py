@@ -63,6 +63,14 @@ async def test_serve_never_prints_a_given_token(tmp_path: Path) -> None:
     assert (tmp_path / "s.db").exists()
 
 
+async def test_serve_again_after_a_cancelled_serve_answers_requests() -> None:
+    """A second serve() in the event loop of a cancelled first one answers requests (the listener is released)."""
+    for attempt in ("first", "second", "third"):
+        with anyio.fail_after(10):  # the bug: a later server's requests hang forever
+            _, answer = await _serve_once(time_scale=60.0)
+        assert answer == "Done: served", attempt
+
+
 def test_cli_group_lists_platform_serve() -> None:
     """``orchestrator platform serve --help`` documents the options."""
     result = CliRunner().invoke(main, ["platform", "serve", "--help"])
