@@ -45,14 +45,17 @@ class DispatchSupervisor:
         self._aligner = ReplayAligner()
         self._partial: list[str] = []
         self._outcome: Outcome | None = None
-        self._done = anyio.Event()
-        self._log = log.bind(
-            job_id=record.id, job=record.job_name, route="dispatch", channel_id=self._channel
-        )
         started = float(self._state.get("started_at") or record.started_at or ctx.clock.time())
         self._started = started
         self._ceiling = ctx.policy.ceiling.total_seconds()
         self._deadline = started + self._ceiling
+
+    @property
+    def _log(self) -> Any:
+        # bound when first used: most runs log nothing here, and a bound logger per run is garbage to collect
+        return log.bind(
+            job_id=self._record.id, job=self._record.job_name, route="dispatch", channel_id=self._channel
+        )
 
     def _key(self, position: int) -> str:
         return f"a{self._attempt}p{position}"
@@ -90,15 +93,20 @@ class DispatchSupervisor:
     def _finish(self, outcome: Outcome) -> None:
         if self._outcome is None:
             self._outcome = outcome
-            self._done.set()
 
     async def run(self) -> Outcome:
+        # The channel is followed in this task; the ceiling watcher is a task only from the first milestone on
+        # (a timer until then). Most runs end long before it: no second task to start and cancel per run, and
+        # no cancellation (with its traceback, frames and task in one cycle) for the garbage collector.
         async with anyio.create_task_group() as tg:
             await self._restore(tg)
-            tg.start_soon(self._watch_ceiling)
-            tg.start_soon(self._follow, tg)
-            await self._done.wait()
-            tg.cancel_scope.cancel()
+            first = self._started + CEILING_MILESTONES[0] * self._ceiling
+            timer = self._ctx.clock.call_at(first, lambda: tg.start_soon(self._watch_ceiling, tg))
+            try:
+                await self._follow(tg)
+            finally:
+                timer.cancel()
+            tg.cancel_scope.cancel()  # tool answers still running, the watcher if it started
         assert self._outcome is not None
         return self._outcome
 
@@ -193,7 +201,12 @@ class DispatchSupervisor:
 
     # -- the ceiling ----------------------------------------------------------------------------------------
 
-    async def _watch_ceiling(self) -> None:
+    async def _watch_ceiling(self, tg: anyio.abc.TaskGroup) -> None:
+        await self._ceiling_outcome()
+        if self._outcome is not None:
+            tg.cancel_scope.cancel()  # the channel follower too: the run is decided
+
+    async def _ceiling_outcome(self) -> None:
         clock = self._ctx.clock
         for fraction in CEILING_MILESTONES:
             at = self._started + fraction * self._ceiling
