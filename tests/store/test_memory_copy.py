@@ -50,7 +50,8 @@ def test_copy_is_the_json_round_trip(value: dict[Any, Any]) -> None:
 
 def test_subclasses_and_non_finite_floats_take_the_json_path() -> None:
     """Enum members become their plain values, tuples lists, int keys strings, as through JSON; NaN is refused."""
-    copied = _copy({"level": Level.LOW, "colour": Colour.RED, "pair": (1, 2), 3: "x"}, "a payload")
+    payload: dict[Any, Any] = {"level": Level.LOW, "colour": Colour.RED, "pair": (1, 2), 3: "x"}
+    copied = _copy(payload, "a payload")
     assert copied == {"level": 1, "colour": "red", "pair": [1, 2], "3": "x"}
     assert copied is not None and type(copied["level"]) is int and type(copied["colour"]) is str
     with pytest.raises(StoreError, match="not JSON-serialisable"):
