@@ -11,7 +11,7 @@ the conversation's messages.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -45,6 +45,7 @@ class DispatchSupervisor:
         self._aligner = ReplayAligner()
         self._partial: list[str] = []
         self._outcome: Outcome | None = None
+        self._helpers = 0  # tool answers and the ceiling watcher running in the run's task group
         started = float(self._state.get("started_at") or record.started_at or ctx.clock.time())
         self._started = started
         self._ceiling = ctx.policy.ceiling.total_seconds()
@@ -83,7 +84,18 @@ class DispatchSupervisor:
         for pos_key, data in calls.items():
             if pos_key not in answered:
                 # the process stopped between the tool call and its answer: answer it now
-                tg.start_soon(self._answer, data, pos_key)
+                self._start(tg, self._answer, data, pos_key)
+
+    def _start(self, tg: anyio.abc.TaskGroup, work: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run ``work`` in the run's task group, counted until it returns (counted from now: it may not run yet)."""
+        self._helpers += 1
+        tg.start_soon(self._counted, work, *args)
+
+    async def _counted(self, work: Callable[..., Awaitable[None]], *args: Any) -> None:
+        try:
+            await work(*args)
+        finally:
+            self._helpers -= 1
 
     async def _answer(self, data: Any, pos_key: str) -> None:
         await answer_tool_call(
@@ -101,12 +113,13 @@ class DispatchSupervisor:
         async with anyio.create_task_group() as tg:
             await self._restore(tg)
             first = self._started + CEILING_MILESTONES[0] * self._ceiling
-            timer = self._ctx.clock.call_at(first, lambda: tg.start_soon(self._watch_ceiling, tg))
+            timer = self._ctx.clock.call_at(first, lambda: self._start(tg, self._watch_ceiling, tg))
             try:
                 await self._follow(tg)
             finally:
                 timer.cancel()
-            tg.cancel_scope.cancel()  # tool answers still running, the watcher if it started
+            if self._helpers:
+                tg.cancel_scope.cancel()  # tool answers still running, the watcher if it started
         assert self._outcome is not None
         return self._outcome
 
@@ -166,7 +179,7 @@ class DispatchSupervisor:
             self._partial.append(str(payload.get("token", "")))
         await self._ctx.store.append_event(self._record.id, event_type, payload, key=self._key(position))
         if wire_type == "waitForChannelMessageBegin":
-            tg.start_soon(self._answer, payload, f"p{position}")
+            self._start(tg, self._answer, payload, f"p{position}")
 
     def _success(self, data: Any) -> Outcome:
         text, end_reason, usage = read_result_event(data, "".join(self._partial))
