@@ -71,6 +71,7 @@ STARTS_IN_FLIGHT = 256
 SETTLE = 3.0
 SAMPLE_EVERY = 0.1
 MILESTONES = (1000, 5000, 10000)
+FREEZE_GC = False  # --gc-freeze, set in the measuring process
 
 
 # -- the client under test ------------------------------------------------------------------------------------
@@ -209,6 +210,9 @@ class Ramp:
         wait_all: Callable[[], Awaitable[None]],
     ) -> dict[str, Any]:
         sampler = Sampler(in_flight)
+        if FREEZE_GC:
+            gc.collect()
+            gc.freeze()  # what a service may do once started: the collector never walks startup objects again
         gc_timer = GCTimer()
         rss0, cpu0 = rss_bytes(), cpu_seconds()
         limiter = anyio.CapacityLimiter(STARTS_IN_FLIGHT)
@@ -354,6 +358,8 @@ def child(args: argparse.Namespace) -> None:
     mode, shards = args.child, args.transport
     if args.gc0:
         gc.set_threshold(args.gc0, *gc.get_threshold()[1:])
+    global FREEZE_GC
+    FREEZE_GC = args.gc_freeze
 
     async def runner() -> dict[str, Any]:
         if mode == "baseline":
@@ -438,6 +444,7 @@ def one_run(config: str, args: argparse.Namespace, work: Path, profile: Path | N
         command = [sys.executable, __file__, "--child", mode, "--transport", transport or "default"]
         command += ["--max", str(args.max), "--window", f"{args.window:g}", "--url", url, f"--token={token}"]
         command += ["--sqlite", str(work / f"jobs-{name}.sqlite3"), "--gc0", str(args.gc0)]
+        command += ["--gc-freeze"] if args.gc_freeze else []
         if profile is not None:
             command += ["--profile-to", str(profile)]
         with (work / f"child-{name}.err").open("wb") as err:
@@ -510,6 +517,11 @@ def main() -> int:
         type=int,
         default=0,
         help="the garbage collector's generation-0 threshold (default: Python's 700)",
+    )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() before the ramp (the documented complement for a service; default: not frozen)",
     )
     parser.add_argument("--child", choices=["baseline", "memory", "sqlite"], help=argparse.SUPPRESS)
     parser.add_argument("--transport", default="default", help=argparse.SUPPRESS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,12 +40,13 @@ def _flat(value: Any) -> bool:
     return True
 
 
-def _copy(value: Mapping[str, Any] | None, what: str) -> dict[str, Any] | None:
+def _copy(value: Mapping[str, Any] | None, what: str | Callable[[], str]) -> dict[str, Any] | None:
     # the JSON round trip of a flat dict is a copy of it: skip the encoding for the most common payloads
-    # (a token event's data), which made this store's appends cost more than the supervision around them
+    # (a token event's data), which made this store's appends cost more than the supervision around them;
+    # ``what`` (for error messages) may be a function, so that the hot path does not format it
     if _flat(value):
         return dict(value)  # type: ignore[arg-type]
-    text = mapping_json(value, what=what)
+    text = mapping_json(value, what=what if isinstance(what, str) else what())
     return None if text is None else dict(loads(text))
 
 
@@ -249,7 +250,7 @@ class MemoryStore(StoreBase):
     ) -> JobEvent | None:
         self._require_open()
         self._job(job_id, f"appending an event to job {job_id!r}")
-        payload = _copy(data, f"the data of a {type!r} event of job {job_id!r}") or {}
+        payload = _copy(data, lambda: f"the data of a {type!r} event of job {job_id!r}") or {}
         log = self._logs[job_id]
         if key is not None:
             if key in log.keys:
