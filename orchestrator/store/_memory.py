@@ -25,27 +25,45 @@ __all__ = ["MemoryStore"]
 
 
 _ATOMS = frozenset({str, int, bool, type(None)})
+_DEPTH = 16
 
 
-def _flat(value: Any) -> bool:
-    """Whether ``value`` is a dict of str keys to str/int/bool/None/finite floats (exact types, no subclasses)."""
-    if type(value) is not dict:
-        return False
-    for key, item in value.items():
-        if type(key) is not str:
-            return False
-        kind = type(item)
-        if kind not in _ATOMS and not (kind is float and math.isfinite(item)):
-            return False
-    return True
+class _NotPlain(Exception):
+    """The value needs the JSON round trip (a subclass, a tuple, a non-str key, a non-finite float, depth)."""
+
+
+def _plain(value: Any, depth: int) -> Any:
+    """A deep copy of dicts (str keys), lists and str/int/bool/None/finite floats, exact types only."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise _NotPlain
+    if depth > _DEPTH:
+        raise _NotPlain
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            out[key] = _plain(item, depth + 1)
+        return out
+    if kind is list:
+        return [_plain(item, depth + 1) for item in value]
+    raise _NotPlain
 
 
 def _copy(value: Mapping[str, Any] | None, what: str | Callable[[], str]) -> dict[str, Any] | None:
-    # the JSON round trip of a flat dict is a copy of it: skip the encoding for the most common payloads
-    # (a token event's data), which made this store's appends cost more than the supervision around them;
+    # the JSON round trip of plain dicts, lists and atoms is a deep copy of them: skip the encoding, which made
+    # this store's appends (a token event's data) cost more than the supervision around them;
     # ``what`` (for error messages) may be a function, so that the hot path does not format it
-    if _flat(value):
-        return dict(value)  # type: ignore[arg-type]
+    if type(value) is dict:
+        try:
+            return _plain(value, 0)  # type: ignore[no-any-return]
+        except _NotPlain:
+            pass
     text = mapping_json(value, what=what if isinstance(what, str) else what())
     return None if text is None else dict(loads(text))
 

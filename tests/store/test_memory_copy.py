@@ -64,3 +64,16 @@ def test_a_flat_copy_is_independent_of_the_original() -> None:
     copied = _copy(original, "a payload")
     original["token"] = "b"
     assert copied == {"token": "a", "n": 1}
+
+
+def test_a_nested_copy_is_deep_and_deep_nesting_still_copies() -> None:
+    """Nested dicts and lists are copied, not shared; nesting past the fast path's depth gives the same value."""
+    original: dict[str, Any] = {"messages": [{"type": "user", "text": "hi"}], "usage": {"token": 3}}
+    copied = _copy(original, "a payload")
+    original["messages"][0]["text"] = "changed"
+    original["usage"]["token"] = 4
+    assert copied == {"messages": [{"type": "user", "text": "hi"}], "usage": {"token": 3}}
+    deep: dict[str, Any] = {"v": 1}
+    for _ in range(40):
+        deep = {"d": [deep]}
+    assert _copy(deep, "a payload") == round_trip(deep)
