@@ -30,10 +30,13 @@ result; the orchestrator's supervisor tasks); ``t@1k``/``t@5k``/``t@10k`` second
 end of the runs to every result recorded; ``burst ev/s`` events stored (orchestrator) or received (baseline) per
 second during the drain; ``KB/run`` RSS growth per in-flight run at the peak; ``fds`` peak open descriptors;
 ``disp/job`` dispatch requests sent per job (1.00 when no start is repeated); ``cpu`` CPU seconds of the measuring
-process, ``gc s`` of them in the cyclic garbage collector, ``gc2 s`` in its ``#gc2`` full collections; ``pf cpu`` of the platform process (both processes
-share this machine's cores); ``pf MB`` the platform's peak RSS.
+process, ``ms/run`` of them per run started, ``gc s`` of them in the cyclic garbage collector, ``gc2 s`` in its
+``#gc2`` full collections; ``pf cpu`` of the platform process (both processes share this machine's cores);
+``pf MB`` the platform's peak RSS.
 
-Run: ``python bench/supervise.py [--window 25] [--max 10000] [--configs baseline:default,memory:default,sqlite:default]
+``BENCH_GC_TRACE=FILE`` appends the CPU time and the heap size (tracked objects) of each full collection to FILE.
+
+Run: ``python bench/supervise.py [--window 30] [--max 10000] [--configs baseline:default,memory:default,sqlite:default]
 [--profile memory:default]`` (the last writes a pyinstrument profile of that configuration to the temporary directory;
 ``pip install pyinstrument``).
 """
@@ -499,12 +502,18 @@ def compare(results: dict[str, dict[str, Any]]) -> list[str]:
             f" = {ratio:.2f}x (target <= 1.20x); RSS/run {f['kb_per_run']:.1f} KB vs {base['kb_per_run']:.1f} KB"
             f" = {extra:+.1f} KB (target <= +20 KB); started {f['started']} vs {base['started']}"
         )
+        ten_k = f["t@10000"]
+        whole = f["ok"] == f["started"] and f["disp_per_job"] == 1.0
+        lines.append(
+            f"    10,000 started within 30 s: {'yes, at ' + format(ten_k, '.1f') + ' s' if ten_k is not None and ten_k <= 30 else 'no'}"
+            f"; every run succeeded with disp/job 1.00: {'yes' if whole else 'no'}"
+        )
     return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--window", type=float, default=25.0, help="seconds of starting per configuration")
+    parser.add_argument("--window", type=float, default=30.0, help="seconds of starting per configuration")
     parser.add_argument("--max", type=int, default=10_000, help="most dispatches started per configuration")
     parser.add_argument(
         "--configs",
