@@ -7,16 +7,22 @@ are started, whichever comes first. Each run streams 5 tokens, then sleeps until
 after the first start (``[[sleep Ns]]`` computed per run), then streams its answer. So every run started is in
 flight at that moment, and all of them end together: the drain that follows is a burst of N results at once.
 
-Configurations (``--configs``, ``MODE:SHARDS``):
+Configurations (``--configs``, ``MODE:TRANSPORT``):
 
 - ``baseline``: bare readers, no orchestrator: ``conversations.dispatch`` with a channel id of their own, then
   ``channels.subscribe(history_length=1000)`` read to the ``result`` (the HTTP work of a supervised dispatch,
   without the store and the supervisor);
 - ``memory`` / ``sqlite``: one :class:`Orchestrator` on that store starts dispatch jobs and supervises them.
 
-``SHARDS`` is the number of httpx connection pools the :class:`PlatformClient` spreads its requests over (through
-``transport=``): 1 is the client as shipped (one pool with no connection cap). httpcore's pool scans all of its
-connections on every request and every response close, so with N streams open each operation costs O(N).
+``TRANSPORT`` is what the :class:`PlatformClient` sends through (``transport=``), wrapped only to count dispatch
+requests: ``default`` is the transport it ships with (:func:`orchestrator.platform.default_transport`, aiohttp's
+pool); ``httpx`` is plain httpx (one httpcore pool with no connection cap), ``httpxN`` N such pools round-robin.
+httpcore's pool scans all of its connections on every request and every response close, so with N streams open
+each operation costs O(N) there; aiohttp's does not.
+
+After the table, each orchestrator configuration is compared with the baseline on the same transport: CPU per
+run started (target: at most 1.2x the baseline's) and RSS per in-flight run (target: at most the baseline's
++20 KB).
 
 Columns: ``started`` runs started within the window; ``peak`` most in flight at once (readers between dispatch and
 result; the orchestrator's supervisor tasks); ``t@1k``/``t@5k``/``t@10k`` seconds until that many were started;
@@ -24,11 +30,14 @@ result; the orchestrator's supervisor tasks); ``t@1k``/``t@5k``/``t@10k`` second
 end of the runs to every result recorded; ``burst ev/s`` events stored (orchestrator) or received (baseline) per
 second during the drain; ``KB/run`` RSS growth per in-flight run at the peak; ``fds`` peak open descriptors;
 ``disp/job`` dispatch requests sent per job (1.00 when no start is repeated); ``cpu`` CPU seconds of the measuring
-process, ``gc s`` of them in the cyclic garbage collector; ``pf cpu`` of the platform process (both processes
-share this machine's cores); ``pf MB`` the platform's peak RSS.
+process, ``ms/run`` of them per run started, ``gc s`` of them in the cyclic garbage collector, ``gc2 s`` in its
+``#gc2`` full collections; ``pf cpu`` of the platform process (both processes share this machine's cores);
+``pf MB`` the platform's peak RSS.
 
-Run: ``python bench/supervise.py [--window 25] [--max 10000] [--configs baseline:1,memory:1,memory:20,sqlite:20]
-[--profile memory:20]`` (the last writes a pyinstrument profile of that configuration to the temporary directory;
+``BENCH_GC_TRACE=FILE`` appends the CPU time and the heap size (tracked objects) of each full collection to FILE.
+
+Run: ``python bench/supervise.py [--window 30] [--max 10000] [--configs baseline:default,memory:default,sqlite:default]
+[--profile memory:default]`` (the last writes a pyinstrument profile of that configuration to the temporary directory;
 ``pip install pyinstrument``).
 """
 
@@ -57,7 +66,7 @@ import httpx
 import structlog
 
 from orchestrator import JobStatus, Orchestrator, SystemClock
-from orchestrator.platform import PlatformClient
+from orchestrator.platform import PlatformClient, default_transport
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENS = 5
@@ -65,16 +74,14 @@ STARTS_IN_FLIGHT = 256
 SETTLE = 3.0
 SAMPLE_EVERY = 0.1
 MILESTONES = (1000, 5000, 10000)
+FREEZE_GC = False  # --gc-freeze, set in the measuring process
 
 
 # -- the client under test ------------------------------------------------------------------------------------
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
-    """Spreads requests round-robin over ``shards`` connection pools, and counts dispatch requests.
-
-    With one shard this is the transport ``PlatformClient`` builds for itself (no connection cap, 20 kept alive).
-    """
+    """Spreads requests round-robin over ``shards`` plain-httpx (httpcore) connection pools."""
 
     def __init__(self, shards: int) -> None:
         self._pools = [
@@ -82,11 +89,8 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             for _ in range(max(1, shards))
         ]
         self._next = 0
-        self.dispatches = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/dispatch"):
-            self.dispatches += 1
         pool = self._pools[self._next]
         self._next = (self._next + 1) % len(self._pools)
         return await pool.handle_async_request(request)
@@ -94,6 +98,32 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts dispatch requests on their way to ``inner``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.dispatches = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/dispatch"):
+            self.dispatches += 1
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def make_transport(name: str) -> CountingTransport:
+    """``default``: the transport ``PlatformClient`` ships with; ``httpx``/``httpxN``: N plain-httpx pools."""
+    if name == "default":
+        return CountingTransport(default_transport())
+    shards = name.removeprefix("httpx")
+    if name.startswith("httpx") and (not shards or shards.isdigit()):
+        return CountingTransport(ShardedTransport(int(shards or 1)))
+    raise SystemExit(f"unknown transport {name!r}: use default, httpx or httpxN (N pools)")
 
 
 # -- measuring, in the child process ----------------------------------------------------------------------------
@@ -112,20 +142,27 @@ def open_fds() -> int:
 
 
 class GCTimer:
-    """Time spent in the cyclic garbage collector, and how many full (generation 2) collections ran."""
+    """CPU time spent in the cyclic garbage collector, and how many full (generation 2) collections ran."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.full = 0
+        self.full_seconds = 0.0
         self._began = 0.0
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._began = time.perf_counter()
+            self._began = time.thread_time()
         else:
-            self.seconds += time.perf_counter() - self._began
-            self.full += info["generation"] == 2
+            took = time.thread_time() - self._began
+            self.seconds += took
+            if info["generation"] == 2:
+                self.full += 1
+                self.full_seconds += took
+                if os.environ.get("BENCH_GC_TRACE"):
+                    with open(os.environ["BENCH_GC_TRACE"], "a") as out:
+                        print(f"gc2 {took:.3f}s heap={len(gc.get_objects())}", file=out)
 
 
 def cpu_seconds() -> float:
@@ -176,6 +213,9 @@ class Ramp:
         wait_all: Callable[[], Awaitable[None]],
     ) -> dict[str, Any]:
         sampler = Sampler(in_flight)
+        if FREEZE_GC:
+            gc.collect()
+            gc.freeze()  # what a service may do once started: the collector never walks startup objects again
         gc_timer = GCTimer()
         rss0, cpu0 = rss_bytes(), cpu_seconds()
         limiter = anyio.CapacityLimiter(STARTS_IN_FLIGHT)
@@ -213,6 +253,7 @@ class Ramp:
             "cpu_s": cpu_seconds() - cpu0,
             "gc_s": gc_timer.seconds,
             "gc_full": gc_timer.full,
+            "gc_full_s": gc_timer.full_seconds,
             "first_rate": min(n, 1000) / stamps[min(n, 1000) - 1] if n else 0.0,
             "last_rate": 1000 / (stamps[-1] - stamps[-1001]) if n > 1000 else 0.0,
         }
@@ -221,9 +262,11 @@ class Ramp:
         return figures
 
 
-async def run_baseline(url: str, token: str, limit: int, window: float, shards: int) -> dict[str, Any]:
+async def run_baseline(
+    url: str, token: str, limit: int, window: float, transport_name: str
+) -> dict[str, Any]:
     """Bare dispatch + channel readers on one ``PlatformClient``, no orchestrator."""
-    transport = ShardedTransport(shards)
+    transport = make_transport(transport_name)
     ramp = Ramp(limit, window)
     reading = started = results = late_events = 0
     done = anyio.Event()
@@ -270,10 +313,10 @@ async def run_baseline(url: str, token: str, limit: int, window: float, shards: 
 
 
 async def run_orchestrator(
-    url: str, token: str, limit: int, window: float, store: str, shards: int
+    url: str, token: str, limit: int, window: float, store: str, transport_name: str
 ) -> dict[str, Any]:
     """One orchestrator starting and supervising dispatch jobs on ``store``."""
-    transport = ShardedTransport(shards)
+    transport = make_transport(transport_name)
     orc = Orchestrator(
         platform=PlatformClient(url, token, transport=transport), store=store, clock=SystemClock()
     )
@@ -315,9 +358,11 @@ def child(args: argparse.Namespace) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
     )
-    mode, shards = args.child, args.shards
+    mode, shards = args.child, args.transport
     if args.gc0:
         gc.set_threshold(args.gc0, *gc.get_threshold()[1:])
+    global FREEZE_GC
+    FREEZE_GC = args.gc_freeze
 
     async def runner() -> dict[str, Any]:
         if mode == "baseline":
@@ -393,15 +438,16 @@ def stop_platform(process: subprocess.Popen[bytes]) -> None:
 
 
 def one_run(config: str, args: argparse.Namespace, work: Path, profile: Path | None) -> dict[str, Any]:
-    mode, _, shards = config.partition(":")
+    mode, _, transport = config.partition(":")
     token = secrets.token_hex(24)
     name = config.replace(":", "-")
     platform, url = start_platform(token, work / f"platform-{name}.log")
     try:
         cpu0 = proc_cpu(platform.pid)
-        command = [sys.executable, __file__, "--child", mode, "--shards", shards or "1"]
+        command = [sys.executable, __file__, "--child", mode, "--transport", transport or "default"]
         command += ["--max", str(args.max), "--window", f"{args.window:g}", "--url", url, f"--token={token}"]
         command += ["--sqlite", str(work / f"jobs-{name}.sqlite3"), "--gc0", str(args.gc0)]
+        command += ["--gc-freeze"] if args.gc_freeze else []
         if profile is not None:
             command += ["--profile-to", str(profile)]
         with (work / f"child-{name}.err").open("wb") as err:
@@ -418,9 +464,9 @@ def one_run(config: str, args: argparse.Namespace, work: Path, profile: Path | N
 
 
 HEADER = (
-    f"{'config':<12}{'started':>8}{'ok':>7}{'peak':>7}{'t@1k':>6}{'t@5k':>6}{'t@10k':>6}{'st/s 1st':>9}"
+    f"{'config':<17}{'started':>8}{'ok':>7}{'peak':>7}{'t@1k':>6}{'t@5k':>6}{'t@10k':>6}{'st/s 1st':>9}"
     f"{'st/s last':>10}{'drain':>7}{'burst ev/s':>11}{'KB/run':>7}{'fds':>7}{'disp/job':>9}{'cpu':>6}"
-    f"{'gc s':>6}{'pf cpu':>7}{'pf MB':>6}"
+    f"{'ms/run':>7}{'gc s':>6}{'gc2 s':>6}{'#gc2':>5}{'pf cpu':>7}{'pf MB':>6}"
 )
 
 
@@ -430,19 +476,49 @@ def _t(value: float | None) -> str:
 
 def row(config: str, f: dict[str, Any]) -> str:
     return (
-        f"{config:<12}{f['started']:>8}{f['ok']:>7}{f['peak']:>7}{_t(f['t@1000']):>6}{_t(f['t@5000']):>6}"
+        f"{config:<17}{f['started']:>8}{f['ok']:>7}{f['peak']:>7}{_t(f['t@1000']):>6}{_t(f['t@5000']):>6}"
         f"{_t(f['t@10000']):>6}{f['first_rate']:>9.0f}{f['last_rate']:>10.0f}{f['drain_s']:>7.1f}"
         f"{f['burst_ev_s']:>11.0f}{f['kb_per_run']:>7.1f}{f['fds']:>7}{f['disp_per_job']:>9.2f}{f['cpu_s']:>6.0f}"
-        f"{f['gc_s']:>6.1f}{f['pf_cpu_s']:>7.0f}{f['pf_mb']:>6.0f}"
+        f"{cpu_ms_per_run(f):>7.2f}{f['gc_s']:>6.1f}{f['gc_full_s']:>6.1f}{f['gc_full']:>5}{f['pf_cpu_s']:>7.0f}{f['pf_mb']:>6.0f}"
     )
+
+
+def cpu_ms_per_run(f: dict[str, Any]) -> float:
+    return 1000 * float(f["cpu_s"]) / max(1, int(f["started"]))
+
+
+def compare(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Each orchestrator configuration beside the baseline on the same transport, with the targets' ratios."""
+    lines = []
+    for config, f in results.items():
+        mode, _, transport = config.partition(":")
+        base = results.get(f"baseline:{transport}")
+        if mode == "baseline" or base is None:
+            continue
+        ratio = cpu_ms_per_run(f) / max(1e-9, cpu_ms_per_run(base))
+        extra = f["kb_per_run"] - base["kb_per_run"]
+        lines.append(
+            f"  {config} vs baseline:{transport}: CPU/run {cpu_ms_per_run(f):.2f} ms vs {cpu_ms_per_run(base):.2f} ms"
+            f" = {ratio:.2f}x (target <= 1.20x); RSS/run {f['kb_per_run']:.1f} KB vs {base['kb_per_run']:.1f} KB"
+            f" = {extra:+.1f} KB (target <= +20 KB); started {f['started']} vs {base['started']}"
+        )
+        ten_k = f["t@10000"]
+        whole = f["ok"] == f["started"] and f["disp_per_job"] == 1.0
+        lines.append(
+            f"    10,000 started within 30 s: {'yes, at ' + format(ten_k, '.1f') + ' s' if ten_k is not None and ten_k <= 30 else 'no'}"
+            f"; every run succeeded with disp/job 1.00: {'yes' if whole else 'no'}"
+        )
+    return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--window", type=float, default=25.0, help="seconds of starting per configuration")
+    parser.add_argument("--window", type=float, default=30.0, help="seconds of starting per configuration")
     parser.add_argument("--max", type=int, default=10_000, help="most dispatches started per configuration")
     parser.add_argument(
-        "--configs", default="baseline:1,memory:1,memory:20,sqlite:20", help="MODE:SHARDS, comma-separated"
+        "--configs",
+        default="baseline:default,memory:default,sqlite:default",
+        help="MODE:TRANSPORT, comma-separated (MODE baseline, memory or sqlite; TRANSPORT default, httpx, httpxN)",
     )
     parser.add_argument("--profile", default="", help="a configuration to profile with pyinstrument")
     parser.add_argument(
@@ -451,8 +527,13 @@ def main() -> int:
         default=0,
         help="the garbage collector's generation-0 threshold (default: Python's 700)",
     )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() before the ramp (the documented complement for a service; default: not frozen)",
+    )
     parser.add_argument("--child", choices=["baseline", "memory", "sqlite"], help=argparse.SUPPRESS)
-    parser.add_argument("--shards", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--transport", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--token", default="", help=argparse.SUPPRESS)
     parser.add_argument("--sqlite", default="", help=argparse.SUPPRESS)
@@ -469,17 +550,24 @@ def main() -> int:
     )
     print(HEADER, flush=True)
     failures = 0
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-supervise-") as tmp:
         for config in configs:
             name = f"bench-supervise-{config.replace(':', '-')}.txt"
             profile = Path(tempfile.gettempdir()) / name if args.profile == config else None
             figures = one_run(config, args, Path(tmp), profile)
+            results[config] = figures
             print(row(config, figures), flush=True)
             if figures["ok"] != figures["started"]:
                 failures += 1
                 print(f"  {config}: {figures['started'] - figures['ok']} runs did not succeed", flush=True)
+            if figures["started"] and figures["disp_per_job"] != 1.0:
+                failures += 1
+                print(f"  {config}: {figures['disp_per_job']:.3f} dispatch requests per job", flush=True)
             if profile is not None:
                 print(f"  profile written to {profile}", flush=True)
+    for line in compare(results):
+        print(line, flush=True)
     return 1 if failures else 0
 
 

@@ -103,9 +103,13 @@ class DurationStats:
 
     def advice(self, job: str, route: Route, policy: RoutingPolicy) -> str | None:
         """Advice when a dispatch job's p95 passes 80% of the ceiling."""
-        p95 = self.p95(job)
         ceiling = policy.ceiling.total_seconds()
-        if route is Route.DISPATCH and p95 is not None and p95 > ADVICE_FRACTION * ceiling:
+        data = self._data.get(job)
+        # checked on every finished run: no sort unless some duration is over the line (p95 cannot be otherwise)
+        if route is not Route.DISPATCH or not data or max(data) <= ADVICE_FRACTION * ceiling:
+            return None
+        p95 = self.p95(job)
+        if p95 is not None and p95 > ADVICE_FRACTION * ceiling:
             return (
                 f"p95 {format_duration(p95)} is over {ADVICE_FRACTION:.0%} of the {format_duration(ceiling)} dispatch "
                 "ceiling: declare a longer runtime or cancellable=True so that it runs as a task"

@@ -35,6 +35,7 @@ from ._records import TaskExecution as TaskExecution
 from ._retry import RetryPolicy as RetryPolicy
 from ._sse import SSEDecoder as SSEDecoder
 from ._tasks import Tasks as Tasks
+from ._transport import default_transport as default_transport
 from ._wire import StreamFormat as StreamFormat
 
 __all__ = [
@@ -59,4 +60,5 @@ __all__ = [
     "TaskExecution",
     "Tasks",
     "collect_completion",
+    "default_transport",
 ]

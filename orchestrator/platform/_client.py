@@ -20,6 +20,7 @@ from ._failures import Secret
 from ._http import HttpCore
 from ._retry import RetryPolicy
 from ._tasks import Tasks
+from ._transport import default_transport
 
 __all__ = ["DEFAULT_BASE_URL", "PlatformClient"]
 
@@ -74,8 +75,9 @@ class PlatformClient:
         timeout: seconds (or an ``httpx.Timeout``) for plain calls; completions and streams have no read
             timeout.
         retry: how reads, subscribes, cancels and dispatches with a chosen channel id are retried.
-        transport: an httpx transport for the client to use (tests pass ``httpx.MockTransport`` or
-            ``httpx.ASGITransport``).
+        transport: an httpx transport for the client to use (default :func:`default_transport`, aiohttp's
+            connection pool; ``httpx.AsyncHTTPTransport()`` for plain httpx; tests pass
+            ``httpx.MockTransport`` or ``httpx.ASGITransport``).
         http_client: an httpx client to borrow instead; it is never closed by this client.
         timezone: an IANA timezone sent as ``x-timezone`` on completions and dispatches.
         clock: the clock retries sleep on (default :class:`SystemClock`).
@@ -173,9 +175,10 @@ class PlatformClient:
             return self._borrowed
         if self._owned is None:
             # subscriptions hold a connection each for as long as they run: no cap on connections, so the
-            # 101st concurrent stream does not wait for the pool (a borrowed http_client keeps its own limits)
+            # 101st concurrent stream does not wait for the pool (a borrowed http_client keeps its own limits);
+            # the default transport's cost per request does not grow with the number of open streams
             self._owned = httpx.AsyncClient(
-                transport=self._transport,
+                transport=self._transport if self._transport is not None else default_transport(),
                 follow_redirects=False,
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
             )

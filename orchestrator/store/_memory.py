@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import AsyncIterator, Mapping, Sequence
+import math
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,8 +24,47 @@ from ._watch import WatchHub
 __all__ = ["MemoryStore"]
 
 
-def _copy(value: Mapping[str, Any] | None, what: str) -> dict[str, Any] | None:
-    text = mapping_json(value, what=what)
+_ATOMS = frozenset({str, int, bool, type(None)})
+_DEPTH = 16
+
+
+class _NotPlain(Exception):
+    """The value needs the JSON round trip (a subclass, a tuple, a non-str key, a non-finite float, depth)."""
+
+
+def _plain(value: Any, depth: int) -> Any:
+    """A deep copy of dicts (str keys), lists and str/int/bool/None/finite floats, exact types only."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise _NotPlain
+    if depth > _DEPTH:
+        raise _NotPlain
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            out[key] = _plain(item, depth + 1)
+        return out
+    if kind is list:
+        return [_plain(item, depth + 1) for item in value]
+    raise _NotPlain
+
+
+def _copy(value: Mapping[str, Any] | None, what: str | Callable[[], str]) -> dict[str, Any] | None:
+    # the JSON round trip of plain dicts, lists and atoms is a deep copy of them: skip the encoding, which made
+    # this store's appends (a token event's data) cost more than the supervision around them;
+    # ``what`` (for error messages) may be a function, so that the hot path does not format it
+    if type(value) is dict:
+        try:
+            return _plain(value, 0)  # type: ignore[no-any-return]
+        except _NotPlain:
+            pass
+    text = mapping_json(value, what=what if isinstance(what, str) else what())
     return None if text is None else dict(loads(text))
 
 
@@ -228,7 +268,7 @@ class MemoryStore(StoreBase):
     ) -> JobEvent | None:
         self._require_open()
         self._job(job_id, f"appending an event to job {job_id!r}")
-        payload = _copy(data, f"the data of a {type!r} event of job {job_id!r}") or {}
+        payload = _copy(data, lambda: f"the data of a {type!r} event of job {job_id!r}") or {}
         log = self._logs[job_id]
         if key is not None:
             if key in log.keys:

@@ -11,7 +11,7 @@ the conversation's messages.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -47,14 +47,18 @@ class DispatchSupervisor:
         self._aligner = ReplayAligner()
         self._partial: list[str] = []
         self._outcome: Outcome | None = None
-        self._done = anyio.Event()
-        self._log = log.bind(
-            job_id=record.id, job=record.job_name, route="dispatch", channel_id=self._channel
-        )
+        self._helpers = 0  # tool answers and the ceiling watcher running in the run's task group
         started = float(self._state.get("started_at") or record.started_at or ctx.clock.time())
         self._started = started
         self._ceiling = ctx.policy.ceiling.total_seconds()
         self._deadline = started + self._ceiling
+
+    @property
+    def _log(self) -> Any:
+        # bound when first used: most runs log nothing here, and a bound logger per run is garbage to collect
+        return log.bind(
+            job_id=self._record.id, job=self._record.job_name, route="dispatch", channel_id=self._channel
+        )
 
     def _key(self, position: int) -> str:
         return f"{self._prefix}p{position}"
@@ -82,7 +86,18 @@ class DispatchSupervisor:
         for pos_key, data in calls.items():
             if pos_key not in answered:
                 # the process stopped between the tool call and its answer: answer it now
-                tg.start_soon(self._answer, data, pos_key)
+                self._start(tg, self._answer, data, pos_key)
+
+    def _start(self, tg: anyio.abc.TaskGroup, work: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run ``work`` in the run's task group, counted until it returns (counted from now: it may not run yet)."""
+        self._helpers += 1
+        tg.start_soon(self._counted, work, *args)
+
+    async def _counted(self, work: Callable[..., Awaitable[None]], *args: Any) -> None:
+        try:
+            await work(*args)
+        finally:
+            self._helpers -= 1
 
     async def _answer(self, data: Any, pos_key: str) -> None:
         await answer_tool_call(self._ctx, self._record, self._tools, data, key=f"{self._prefix}tool{pos_key}")
@@ -90,15 +105,21 @@ class DispatchSupervisor:
     def _finish(self, outcome: Outcome) -> None:
         if self._outcome is None:
             self._outcome = outcome
-            self._done.set()
 
     async def run(self) -> Outcome:
+        # The channel is followed in this task; the ceiling watcher is a task only from the first milestone on
+        # (a timer until then). Most runs end long before it: no second task to start and cancel per run, and
+        # no cancellation (with its traceback, frames and task in one cycle) for the garbage collector.
         async with anyio.create_task_group() as tg:
             await self._restore(tg)
-            tg.start_soon(self._watch_ceiling)
-            tg.start_soon(self._follow, tg)
-            await self._done.wait()
-            tg.cancel_scope.cancel()
+            first = self._started + CEILING_MILESTONES[0] * self._ceiling
+            timer = self._ctx.clock.call_at(first, lambda: self._start(tg, self._watch_ceiling, tg))
+            try:
+                await self._follow(tg)
+            finally:
+                timer.cancel()
+            if self._helpers:
+                tg.cancel_scope.cancel()  # tool answers still running, the watcher if it started
         assert self._outcome is not None
         return self._outcome
 
@@ -158,7 +179,7 @@ class DispatchSupervisor:
             self._partial.append(str(payload.get("token", "")))
         await self._ctx.store.append_event(self._record.id, event_type, payload, key=self._key(position))
         if wire_type == "waitForChannelMessageBegin":
-            tg.start_soon(self._answer, payload, f"p{position}")
+            self._start(tg, self._answer, payload, f"p{position}")
 
     def _success(self, data: Any) -> Outcome:
         text, end_reason, usage = read_result_event(data, "".join(self._partial))
@@ -193,7 +214,12 @@ class DispatchSupervisor:
 
     # -- the ceiling ----------------------------------------------------------------------------------------
 
-    async def _watch_ceiling(self) -> None:
+    async def _watch_ceiling(self, tg: anyio.abc.TaskGroup) -> None:
+        await self._ceiling_outcome()
+        if self._outcome is not None:
+            tg.cancel_scope.cancel()  # the channel follower too: the run is decided
+
+    async def _ceiling_outcome(self) -> None:
         clock = self._ctx.clock
         for fraction in CEILING_MILESTONES:
             at = self._started + fraction * self._ceiling

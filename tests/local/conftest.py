@@ -1,4 +1,5 @@
-"""Fixtures for the local platform tests: a served platform on a virtual clock, a client, a raw httpx client.
+"""Fixtures for the local platform tests: a served platform on a virtual clock, a client (on each transport),
+a raw httpx client.
 
 A platform owns an anyio task group, which must be entered and left by one task; pytest-asyncio runs fixture
 setup and teardown in different tasks, so the fixture hosts the platform in a task of its own.
@@ -51,9 +52,13 @@ async def platform(clock: VirtualClock) -> AsyncIterator[LocalPlatform]:
         yield p
 
 
-@pytest.fixture
-async def client(platform: LocalPlatform) -> AsyncIterator[PlatformClient]:
-    async with platform.client() as c:
+@pytest.fixture(params=["default", "httpx"])
+async def client(platform: LocalPlatform, request: pytest.FixtureRequest) -> AsyncIterator[PlatformClient]:
+    """A client on ``platform``: over the default transport, and over plain httpx (httpcore)."""
+    transport = None
+    if request.param == "httpx":
+        transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=None))
+    async with platform.client(transport=transport) as c:
         yield c
 
 
