@@ -17,7 +17,7 @@ from .._clock import SystemClock
 from .._errors import OrchestratorError
 from ..jobs import format_duration
 from ..store import DEFAULT_STORE_URL, JobRecord, JobStore, MemoryStore, SQLiteStore, open_store
-from ..store._open import ENV_VAR as STORE_ENV_VAR
+from ..store import ENV_VAR as STORE_ENV_VAR
 
 __all__ = [
     "STORE_ENV_VAR",

@@ -10,7 +10,7 @@ from typing import Literal
 import anyio
 import click
 
-from ..local._serve import serve
+from ..local import serve
 
 __all__ = ["platform"]
 

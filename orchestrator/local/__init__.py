@@ -26,6 +26,7 @@ from ._faults import latency as latency
 from ._faults import rate_limit as rate_limit
 from ._openai import OpenAIChatAgent as OpenAIChatAgent
 from ._platform import LocalPlatform as LocalPlatform
+from ._serve import serve as serve
 from ._simulated import SimulatedAgent as SimulatedAgent
 
 __all__ = [
@@ -47,5 +48,6 @@ __all__ = [
     "parse_directives",
     "parse_duration",
     "rate_limit",
+    "serve",
     "strip_directives",
 ]

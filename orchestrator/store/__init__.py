@@ -5,10 +5,11 @@
   shared by the processes of one machine.
 - ``postgresql://...`` (:class:`PostgresStore`): many replicas (leases, ``SKIP LOCKED``, LISTEN/NOTIFY).
 
-``open_store(url)`` builds the one a URL names; ``ORCHESTRATOR_STORE`` sets the default.
+``open_store(url)`` builds the one a URL names; ``ORCHESTRATOR_STORE`` (:data:`ENV_VAR`) sets the default.
 """
 
 from ._memory import MemoryStore as MemoryStore
+from ._open import ENV_VAR as ENV_VAR
 from ._open import open_store as open_store
 from ._postgres import PostgresStore as PostgresStore
 from ._protocol import TERMINAL_STATUSES as TERMINAL_STATUSES
@@ -24,6 +25,7 @@ from ._url import DEFAULT_STORE_URL as DEFAULT_STORE_URL
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "ENV_VAR",
     "TERMINAL_STATUSES",
     "JobCursor",
     "JobEvent",
