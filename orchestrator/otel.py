@@ -17,8 +17,9 @@ orchestrator::
   replica) gets a root span that starts at the first event this process appends for it (``job.resumed=true``).
 - Every event appended while the job runs becomes a span event named by its type (``job.started``,
   ``task.execution``, ...), with its scalar data as attributes; events after the end (``routing.advice``)
-  are not traced, the span has ended. Token events are many and small: they are counted (``job.tokens``)
-  instead of recorded one by one, unless ``token_events=True``.
+  are not traced, the span has ended. Token events are many and small: the deltas they hold are counted
+  (``job.tokens``; one event may hold several, see its ``parts``) instead of recorded one by one, unless
+  ``token_events=True``.
 - When the job ends the span gets ``job.status`` and its status: ``OK`` for ``succeeded``, ``ERROR`` with the
   reason for ``failed``, ``ceiling_exceeded``, ``timed_out`` and ``cancelled``; then it ends.
 - Spans of jobs still running when the store closes (the process stops; another one will resume them) end
@@ -118,7 +119,8 @@ class TracingStore:
             tracer provider.
         clock: the clock span end times are read from; defaults to the inner store's ``clock`` (so that spans
             share the time of the records), else system time.
-        token_events: record every ``token`` event as a span event (off: they are counted in ``job.tokens``).
+        token_events: record every ``token`` event as a span event (off: their deltas are counted in
+            ``job.tokens``).
     """
 
     def __init__(
@@ -330,7 +332,9 @@ class TracingStore:
                 return event  # an event after the end (e.g. routing advice): the job's span has ended
             job_span = self._start(record, start=event.created_at, resumed=True)
         if type == EventType.TOKEN and not self._token_events:
-            job_span.tokens += 1
+            # one event may hold several consecutive deltas: ``parts`` has the length of each
+            parts = data.get("parts")
+            job_span.tokens += len(parts) if isinstance(parts, list) and parts else 1
         else:
             job_span.span.add_event(type, event_attributes(event), timestamp=_ns(event.created_at))
         return event

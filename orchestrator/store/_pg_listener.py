@@ -1,7 +1,8 @@
 """The PostgreSQL store's one ``LISTEN`` connection, fanning notifications out to in-process watches.
 
 Every change to a job sends ``NOTIFY orchestrator_jobs, '<job id>'`` in the transaction that makes it (so the
-notification goes out exactly when the change becomes visible, from whichever replica made it). The listener
+notification goes out exactly when the change becomes visible, from whichever replica made it); a flush of
+event appends sends one notification naming all its jobs, as a JSON list. The listener
 is opened when the first watch is entered, so a watch is live before its ``watch()`` returns. If the
 connection drops, every watch is woken (a change may have been missed) and the listener reconnects, with a
 growing pause on the store's clock; once back, every watch is woken again.
@@ -10,7 +11,8 @@ growing pause on the store's clock; once back, every watch is woken again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -21,11 +23,48 @@ from .._clock import Clock
 from .._errors import StoreError
 from ._watch import WatchHub
 
-__all__ = ["CHANNEL", "Listener"]
+__all__ = ["CHANNEL", "Listener", "notify_payloads", "parse_payload"]
 
 log = structlog.get_logger(__name__)
 
 CHANNEL = "orchestrator_jobs"
+
+# NOTIFY payloads must stay under 8000 bytes
+_PAYLOAD_LIMIT = 7000
+
+
+def notify_payloads(job_ids: Sequence[str]) -> list[str]:
+    """The notification payloads naming ``job_ids``: one JSON list when they fit (as many as needed if not);
+    a single id is sent bare, as every other change is."""
+    if len(job_ids) == 1 and not job_ids[0].startswith("["):
+        return [job_ids[0]]
+    payloads: list[str] = []
+    chunk: list[str] = []
+    size = 2
+    for job_id in job_ids:
+        cost = len(json.dumps(job_id).encode()) + 1
+        if chunk and size + cost > _PAYLOAD_LIMIT:
+            payloads.append(json.dumps(chunk, separators=(",", ":")))
+            chunk, size = [], 2
+        chunk.append(job_id)
+        size += cost
+    if chunk:
+        payloads.append(json.dumps(chunk, separators=(",", ":")))
+    return payloads
+
+
+def parse_payload(payload: str) -> Iterator[str]:
+    """The job ids a notification names (a JSON list from a batch, or one bare id)."""
+    if payload.startswith("["):
+        try:
+            ids = json.loads(payload)
+        except ValueError:
+            ids = None
+        if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
+            yield from ids
+            return
+    yield payload
+
 
 Connect = Callable[[], Awaitable["asyncpg.Connection[Any]"]]
 
@@ -85,7 +124,7 @@ class Listener:
         channel: str,
         payload: object,
     ) -> None:
-        self._hub.notify(str(payload))
+        self._hub.notify_many(parse_payload(str(payload)))
 
     def _on_terminated(self, conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> None:
         if self._closing or conn is not self._conn:

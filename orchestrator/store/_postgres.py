@@ -1,10 +1,14 @@
 """``postgresql://``: the :class:`JobStore` for many replicas, on an asyncpg pool.
 
-- Event seq: an append bumps ``jobs.last_seq`` with an ``UPDATE`` that locks the job's row until the event is
-  inserted, so concurrent appenders on any number of replicas get 1, 2, 3, ... with no gap. An append with a
-  ``key`` that was used already is rolled back, so it consumes no seq.
-- Changes notify: every write sends ``pg_notify('orchestrator_jobs', job_id)`` in its own transaction; watches
-  learn of changes only from that (see :mod:`._pg_listener`), never by polling.
+- Event seq: appends lock their jobs' rows (``FOR UPDATE``, or the ``UPDATE`` that bumps ``jobs.last_seq``)
+  until their events are inserted, so concurrent appenders on any number of replicas get 1, 2, 3, ... with no
+  gap. An append with a ``key`` that was used already consumes no seq.
+- Group commit: concurrent ``append_event`` calls are written together, one transaction, one multi-row
+  ``INSERT`` and one ``NOTIFY`` per flush (see :mod:`._batch`, :mod:`._pg_events`); ``batch_events=False``
+  gives every append a transaction of its own instead.
+- Changes notify: every write sends ``pg_notify('orchestrator_jobs', ...)`` in its own transaction; watches on
+  other replicas learn of changes only from that (see :mod:`._pg_listener`), never by polling. Watches in the
+  process that appended are also woken as soon as the flush commits, without waiting for the notification.
 - Leases: ``claim_jobs`` takes rows with ``FOR UPDATE SKIP LOCKED``, so concurrent claimers get disjoint jobs.
 - ``lock(name)``: a session advisory lock on a 64-bit hash of the name, on a connection (from a pool kept for
   locks) held for the block.
@@ -22,8 +26,10 @@ from asyncpg.pool import PoolConnectionProxy
 
 from .._clock import Clock
 from ._base import StoreBase
+from ._batch import Append, AppendOutcome, EventBatcher
 from ._checks import check_limit, event_json, job_change, job_outcome
 from ._codec import JOB_COLUMNS, TERMINAL_VALUES, dumps, event_from_row, job_from_row, job_values, loads
+from ._pg_events import write_events
 from ._pg_listener import CHANNEL, Listener
 from ._pg_pools import Pool, Pools, lock_key
 from ._protocol import JobCursor, JobEvent, JobRecord, JobStatus, JobWatch
@@ -123,6 +129,8 @@ class PostgresStore(StoreBase):
         max_locks: most ``lock()`` blocks held (or waiting) at once; each holds a connection of a pool kept for
             locks, opened when needed. The listener has one more connection.
         connect_timeout: seconds to wait for a connection before failing.
+        batch_events: write concurrent event appends together, one transaction per flush (group commit);
+            ``False``: one transaction per append.
     """
 
     _migrations: ClassVar[tuple[Migration, ...]] = POSTGRES_MIGRATIONS
@@ -136,6 +144,7 @@ class PostgresStore(StoreBase):
         max_size: int = 10,
         max_locks: int = 10,
         connect_timeout: float = 10.0,
+        batch_events: bool = True,
     ) -> None:
         super().__init__(clock=clock)
         target = parse_postgres_url(url)
@@ -154,6 +163,7 @@ class PostgresStore(StoreBase):
         self._listener = Listener(
             connect=self._pools.connect_listener, hub=self._hub, clock=self.clock, store=self.url
         )
+        self._batcher = EventBatcher(self._write_events, store=self.url) if batch_events else None
 
     # -- connections -----------------------------------------------------------------------------------------
 
@@ -161,6 +171,8 @@ class PostgresStore(StoreBase):
         await self._pools.open(self._migrations)
 
     async def _disconnect(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.aclose()
         await self._listener.aclose()
         await self._hub.aclose()
         await self._pools.close()
@@ -322,6 +334,9 @@ class PostgresStore(StoreBase):
     ) -> JobEvent | None:
         payload = event_json(job_id, type, data)
         now = self.clock.time()
+        if self._batcher is not None:
+            self._require_pool()
+            return await self._batcher.append(job_id, type, payload, created_at=now, key=key)
         action = f"appending an event to job {job_id!r}"
         async with self._conn(action) as conn:
             if key is None:
@@ -344,6 +359,21 @@ class PostgresStore(StoreBase):
         if row[1] is None:  # the key was used already
             return None
         return event_from_row(job_id, (row[1], type, payload, now, key))
+
+    async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
+        action = (
+            f"appending {len(batch)} events"
+            if len(batch) > 1
+            else f"appending an event to job {batch[0].job_id!r}"
+        )
+        async with self._conn(action) as conn:
+            outcomes, changed = await write_events(
+                conn,
+                batch,
+                no_job=lambda job_id: self._no_job(f"appending an event to job {job_id!r}", job_id),
+            )
+        self._hub.notify_many(changed)  # this process's watches need not wait for the notification
+        return outcomes
 
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:
         if limit is not None:

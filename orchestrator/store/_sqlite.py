@@ -3,8 +3,10 @@
 One connection per store object. aiosqlite runs its calls in order on one thread; stand-alone statements
 from many tasks are queued back to back, and a transaction holds a lock that keeps other tasks' statements out
 of it until it ends. Writes that read first run in ``BEGIN IMMEDIATE`` transactions, which take SQLite's write
-lock up front, so read-modify-write is atomic across processes; an event append is a single
-``INSERT ... SELECT max(seq) + 1`` statement, atomic on its own, so seq is gap-free across processes too.
+lock up front, so read-modify-write is atomic across processes. Concurrent event appends are written
+together, one such transaction per flush (group commit, see :mod:`._batch` and :mod:`._sqlite_events`), so
+seq is gap-free across processes too; ``batch_events=False`` makes each append a single
+``INSERT ... SELECT max(seq) + 1`` statement instead.
 
 Changes made by this process wake watches at once; changes made by other processes are seen by polling the
 jobs' ``(revision, last seq)`` every ``poll_interval`` while someone waits (see :mod:`._watch`). ``lock()`` is
@@ -28,12 +30,14 @@ import aiosqlite
 from .._clock import Clock
 from .._errors import ConfigurationError
 from ._base import NamedLocks, StoreBase
+from ._batch import Append, AppendOutcome, EventBatcher
 from ._checks import check_limit, check_positive, event_json, job_change, job_outcome
 from ._codec import JOB_COLUMNS, TERMINAL_VALUES, dumps, event_from_row, job_from_row, job_values, loads
 from ._filelock import file_lock, lock_path
 from ._protocol import JobCursor, JobEvent, JobRecord, JobStatus, JobWatch
 from ._schema import SQLITE_MIGRATIONS, Migration
 from ._sql import Params, count_jobs_sql, find_jobs_sql, jobs_oldest_first, jobs_where, status_counts
+from ._sqlite_events import write_events
 from ._sqlite_open import open_database, sqlite_errors
 from ._watch import Mark, WatchHub
 
@@ -87,6 +91,8 @@ class SQLiteStore(StoreBase):
             :class:`SystemClock`. With a :class:`VirtualClock`, autojump is held off while the database works.
         poll_interval: seconds between polls for changes made by other processes, while a watch waits.
         busy_timeout: seconds to wait for another process's write lock before failing.
+        batch_events: write concurrent event appends together, one transaction per flush (group commit);
+            ``False``: one statement per append.
     """
 
     _migrations: ClassVar[tuple[Migration, ...]] = SQLITE_MIGRATIONS
@@ -98,6 +104,7 @@ class SQLiteStore(StoreBase):
         clock: Clock | None = None,
         poll_interval: float = 0.5,
         busy_timeout: float = 5.0,
+        batch_events: bool = True,
     ) -> None:
         super().__init__(clock=clock)
         text = os.fspath(path)
@@ -117,6 +124,7 @@ class SQLiteStore(StoreBase):
         )
         self._locks = NamedLocks()
         self._lock_dir = self.path.with_name(self.path.name + "-locks")
+        self._batcher = EventBatcher(self._write_events, store=self.url) if batch_events else None
 
     # -- connection ------------------------------------------------------------------------------------------
 
@@ -134,6 +142,8 @@ class SQLiteStore(StoreBase):
         )
 
     async def _disconnect(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.aclose()
         await self._hub.aclose()
         async with self._tx_lock:
             db, self._db = self._db, None
@@ -340,6 +350,9 @@ class SQLiteStore(StoreBase):
     ) -> JobEvent | None:
         payload = event_json(job_id, type, data)
         now = self.clock.time()
+        if self._batcher is not None:
+            self._connection()
+            return await self._batcher.append(job_id, type, payload, created_at=now, key=key)
         action = f"appending an event to job {job_id!r}"
         async with self._use(action) as db:
             rows: Any = await db.execute_fetchall(_APPEND, (type, payload, now, key, job_id))
@@ -351,6 +364,20 @@ class SQLiteStore(StoreBase):
         event = event_from_row(job_id, (rows[0][0], type, payload, now, key))
         self._hub.notify(job_id, seq=event.seq)
         return event
+
+    async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
+        action = (
+            f"appending {len(batch)} events"
+            if len(batch) > 1
+            else f"appending an event to job {batch[0].job_id!r}"
+        )
+        async with self._write(action) as db:
+            outcomes, changed = await write_events(
+                db, batch, no_job=lambda job_id: self._no_job(f"appending an event to job {job_id!r}", job_id)
+            )
+        for job_id, seq in changed.items():
+            self._hub.notify(job_id, seq=seq)
+        return outcomes
 
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:
         if limit is not None:

@@ -11,6 +11,7 @@ from .._errors import OrchestratorError, PlatformError
 from ..jobs import PLATFORM_EVENT_TYPES, Tool
 from ..store import JobRecord
 from ._context import Outcome, SupervisorContext, read_result_event, succeeded
+from ._runlog import RunLog
 from ._tools import answer_tool_call
 
 __all__ = ["CompletionSupervisor"]
@@ -26,6 +27,20 @@ class CompletionSupervisor:
         self._state = dict(record.state)
 
     async def run(self) -> Outcome:
+        async with anyio.create_task_group() as writer:
+            log = RunLog(
+                self._ctx.store,
+                self._record.id,
+                clock=self._ctx.clock,
+                window=self._ctx.token_window,
+                spawn=writer.start_soon,
+            )
+            outcome = await self._stream(log)
+            writer.cancel_scope.cancel()  # a writer sleeping out its window
+        await log.flush()  # every token is stored before the outcome is
+        return outcome
+
+    async def _stream(self, log: RunLog) -> Outcome:
         body = dict(self._record.spec.get("body") or {})
         conversation_id = self._state.get("conversation_id")
         started = float(self._state.get("started_at") or self._ctx.clock.time())
@@ -50,10 +65,10 @@ class CompletionSupervisor:
                         payload = event.data if isinstance(event.data, Mapping) else {"value": event.data}
                         if event.type == "token":
                             text.append(str(payload.get("token", "")))
+                            await log.token(payload, key=f"c{position}")
+                            continue
                         event_type = PLATFORM_EVENT_TYPES.get(event.type, f"platform.{event.type}")
-                        await self._ctx.store.append_event(
-                            self._record.id, event_type, payload, key=f"c{position}"
-                        )
+                        await log.append(event_type, payload, key=f"c{position}")
                         if event.type == "waitForChannelMessageBegin":
                             tg.start_soon(self._answer, payload, f"ctool{position}")
                 tg.cancel_scope.cancel()

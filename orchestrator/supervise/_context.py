@@ -12,6 +12,7 @@ from ..platform import PlatformClient
 from ..store import JobRecord, JobStatus, JobStore
 from ._log import excerpt, log
 from ._tracker import TaskTracker
+from ._runlog import DEFAULT_TOKEN_WINDOW
 
 __all__ = ["Outcome", "SupervisorContext", "excerpt", "log", "read_result_event", "succeeded"]
 
@@ -85,4 +86,5 @@ class SupervisorContext:
     tracker: TaskTracker
     grace: float = 60.0
     reconnect_max: float = 30.0
+    token_window: float = DEFAULT_TOKEN_WINDOW  # see RunLog: seconds over which token deltas are merged
     extra: dict[str, Any] = field(default_factory=dict)

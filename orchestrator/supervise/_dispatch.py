@@ -22,6 +22,7 @@ from ..store import JobRecord
 from ._align import HISTORY, ReplayAligner, fingerprint
 from ._context import Outcome, SupervisorContext, excerpt, log, read_result_event, succeeded
 from ._continue import INCOMPLETE_META, part_prefix
+from ._runlog import RunLog, split_token_event
 from ._tools import answer_tool_call
 
 __all__ = ["CEILING_MILESTONES", "DispatchSupervisor"]
@@ -45,6 +46,8 @@ class DispatchSupervisor:
         self._prefix = part_prefix(self._state)  # a<attempt>, or a<attempt>c<part> for a continuation part
         self._channel = str(self._state["channel_id"])
         self._aligner = ReplayAligner()
+        self._events = RunLog(ctx.store, record.id, clock=ctx.clock, window=ctx.token_window, spawn=self._spawn)
+        self._tg: anyio.abc.TaskGroup | None = None
         self._partial: list[str] = []
         self._outcome: Outcome | None = None
         self._helpers = 0  # tool answers and the ceiling watcher running in the run's task group
@@ -74,11 +77,16 @@ class DispatchSupervisor:
             key = event.key or ""
             if key.startswith(prefix):
                 wire_type = _REVERSE_TYPES.get(event.type, event.type.removeprefix("platform."))
+                if event.type == EventType.TOKEN:
+                    # one stored event may hold several consecutive deltas (positions), see RunLog
+                    for delta in split_token_event(event.data):
+                        fps.append(fingerprint(wire_type, delta))
+                        seen += 1
+                        self._partial.append(str(delta.get("token", "")))
+                    continue
                 fps.append(fingerprint(wire_type, event.data))
                 seen += 1
-                if event.type == EventType.TOKEN:
-                    self._partial.append(str(event.data.get("token", "")))
-                elif event.type == EventType.TOOL_CALL:
+                if event.type == EventType.TOOL_CALL:
                     calls[key.removeprefix(self._prefix)] = event.data
             elif key.startswith(f"{self._prefix}tool"):
                 answered.add(key.removeprefix(f"{self._prefix}tool"))
@@ -87,6 +95,11 @@ class DispatchSupervisor:
             if pos_key not in answered:
                 # the process stopped between the tool call and its answer: answer it now
                 self._start(tg, self._answer, data, pos_key)
+
+    def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run the RunLog's writer (while tokens are pending) in the run's task group."""
+        assert self._tg is not None, "tokens are logged only while the run follows its channel"
+        self._start(self._tg, work)
 
     def _start(self, tg: anyio.abc.TaskGroup, work: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Run ``work`` in the run's task group, counted until it returns (counted from now: it may not run yet)."""
@@ -111,6 +124,7 @@ class DispatchSupervisor:
         # (a timer until then). Most runs end long before it: no second task to start and cancel per run, and
         # no cancellation (with its traceback, frames and task in one cycle) for the garbage collector.
         async with anyio.create_task_group() as tg:
+            self._tg = tg
             await self._restore(tg)
             first = self._started + CEILING_MILESTONES[0] * self._ceiling
             timer = self._ctx.clock.call_at(first, lambda: self._start(tg, self._watch_ceiling, tg))
@@ -120,6 +134,7 @@ class DispatchSupervisor:
                 timer.cancel()
             if self._helpers:
                 tg.cancel_scope.cancel()  # tool answers still running, the watcher if it started
+        await self._events.flush()  # every token is stored before the outcome is (the ceiling too)
         assert self._outcome is not None
         return self._outcome
 
@@ -159,14 +174,17 @@ class DispatchSupervisor:
             self._log.info(
                 "channel stream lost; re-subscribing", reason=reason, attempt=failures, delay=delay
             )
-            await self._ctx.store.append_event(
-                self._record.id,
+            await self._events.append(
                 EventType.STREAM_RECONNECTED,
                 {"attempt": failures, "reason": reason, "delay": delay},
             )
             await self._ctx.clock.sleep(delay)
 
     async def _on_event(self, wire_type: str, data: Any, position: int, tg: anyio.abc.TaskGroup) -> None:
+        if wire_type == "token" and type(data) is dict:  # the hot path: one call per streamed delta
+            self._partial.append(str(data.get("token", "")))
+            await self._events.token(data, key=self._key(position))
+            return
         if wire_type == "result":
             self._finish(self._success(data))
             return
@@ -177,7 +195,9 @@ class DispatchSupervisor:
         payload = data if isinstance(data, Mapping) else {"value": data}
         if wire_type == "token":
             self._partial.append(str(payload.get("token", "")))
-        await self._ctx.store.append_event(self._record.id, event_type, payload, key=self._key(position))
+            await self._events.token(payload, key=self._key(position))
+            return
+        await self._events.append(event_type, payload, key=self._key(position))
         if wire_type == "waitForChannelMessageBegin":
             self._start(tg, self._answer, payload, f"p{position}")
 
@@ -225,8 +245,7 @@ class DispatchSupervisor:
             at = self._started + fraction * self._ceiling
             await clock.sleep_until(at)
             elapsed = clock.time() - self._started
-            await self._ctx.store.append_event(
-                self._record.id,
+            await self._events.append(
                 EventType.CEILING_APPROACHING,
                 {
                     "fraction": fraction,

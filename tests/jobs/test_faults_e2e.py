@@ -27,7 +27,8 @@ async def test_dropped_channel_stream_recovered_without_loss_or_duplicates() -> 
     assert len(reconnects) == 2
     tokens = [str(e.data["token"]) for e in events if e.type == EventType.TOKEN]
     assert "".join(tokens) == result.text
-    assert len(tokens) >= 40
+    deltas = sum(len(e.data.get("parts") or [0]) for e in events if e.type == EventType.TOKEN)
+    assert deltas >= 40, "one token event may hold several deltas; there were at least 40"
     keys = [e.key for e in events if e.key]
     assert len(keys) == len(set(keys))
 

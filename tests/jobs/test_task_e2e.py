@@ -186,7 +186,8 @@ async def test_interactive_completion_streams_tokens(harness: Harness) -> None:
         handle = await chat.start("hello")
         tokens = [str(e.data["token"]) async for e in handle.events() if e.type == EventType.TOKEN]
         result = await handle.result()
-    assert len(tokens) >= 6
+    assert len(tokens) >= 1
+    assert len("".join(tokens).split()) >= 6, "the six streamed words (one event may hold several deltas)"
     assert "".join(tokens) == result.text
     assert result.route is Route.COMPLETE
 

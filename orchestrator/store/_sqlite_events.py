@@ -1,0 +1,75 @@
+"""The SQLite store's batch of event appends: one ``BEGIN IMMEDIATE`` transaction per flush.
+
+The transaction takes SQLite's write lock first, so nobody (no other task, no other process) appends between
+reading each job's last seq and inserting after it: seqs stay gap-free across processes. Keys used already
+(in the database, or earlier in the batch) get ``None`` and consume no seq; appends to an unknown job get
+their own error, and the rest of the batch is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import aiosqlite
+
+from .._errors import StoreError
+from ._batch import Append, AppendOutcome
+from ._protocol import JobEvent
+
+__all__ = ["write_events"]
+
+_LAST = """
+SELECT j.id, coalesce((SELECT max(e.seq) FROM job_events e WHERE e.job_id = j.id), 0)
+FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))
+"""
+
+_TAKEN = """
+SELECT e.job_id, e.key FROM job_events e
+JOIN (SELECT json_extract(value, '$[0]') AS job_id, json_extract(value, '$[1]') AS key FROM json_each(?)) k
+  ON e.job_id = k.job_id AND e.key = k.key
+"""
+
+_INSERT = "INSERT INTO job_events (job_id, seq, type, data, created_at, key) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+async def write_events(
+    db: aiosqlite.Connection, batch: Sequence[Append], *, no_job: Callable[[str], StoreError]
+) -> tuple[list[AppendOutcome], dict[str, int]]:
+    """Write ``batch`` in the transaction open on ``db``; the outcomes, and each changed job's last seq."""
+    job_ids = sorted({item.job_id for item in batch})
+    rows: Any = await db.execute_fetchall(_LAST, (json.dumps(job_ids),))
+    last: dict[str, int] = {row[0]: int(row[1]) for row in rows}
+    keyed = [[item.job_id, item.key] for item in batch if item.key is not None and item.job_id in last]
+    taken: set[tuple[str, str]] = set()
+    if keyed:
+        rows = await db.execute_fetchall(_TAKEN, (json.dumps(keyed),))
+        taken = {(row[0], row[1]) for row in rows}
+    outcomes: list[AppendOutcome] = []
+    values: list[tuple[Any, ...]] = []
+    changed: dict[str, int] = {}
+    for item in batch:
+        if item.job_id not in last:
+            outcomes.append(no_job(item.job_id))
+            continue
+        if item.key is not None:
+            if (item.job_id, item.key) in taken:
+                outcomes.append(None)
+                continue
+            taken.add((item.job_id, item.key))
+        seq = last[item.job_id] = changed[item.job_id] = last[item.job_id] + 1
+        values.append((item.job_id, seq, item.type, item.data, item.created_at, item.key))
+        outcomes.append(
+            JobEvent(
+                job_id=item.job_id,
+                seq=seq,
+                type=item.type,
+                data=json.loads(item.data),
+                created_at=item.created_at,
+                key=item.key,
+            )
+        )
+    if values:
+        await db.executemany(_INSERT, values)
+    return outcomes, changed
