@@ -42,6 +42,9 @@ class StoreBase:
     async def _disconnect(self) -> None:
         """Undo :meth:`_connect`."""
 
+    async def _drain(self) -> None:
+        """Finish the writes under way before the last user closes the store (it is still open meanwhile)."""
+
     @property
     def is_open(self) -> bool:
         """Whether the store is open (``open()`` calls outnumber ``aclose()`` calls)."""
@@ -59,6 +62,8 @@ class StoreBase:
         async with self._open_lock:
             if self._opened == 0:
                 return
+            if self._opened == 1:
+                await self._drain()
             self._opened -= 1
             if self._opened == 0:
                 await self._disconnect()

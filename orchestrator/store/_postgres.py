@@ -170,9 +170,11 @@ class PostgresStore(StoreBase):
     async def _connect(self) -> None:
         await self._pools.open(self._migrations)
 
-    async def _disconnect(self) -> None:
+    async def _drain(self) -> None:
         if self._batcher is not None:
             await self._batcher.aclose()
+
+    async def _disconnect(self) -> None:
         await self._listener.aclose()
         await self._hub.aclose()
         await self._pools.close()

@@ -141,9 +141,11 @@ class SQLiteStore(StoreBase):
             migrations=self._migrations,
         )
 
-    async def _disconnect(self) -> None:
+    async def _drain(self) -> None:
         if self._batcher is not None:
             await self._batcher.aclose()
+
+    async def _disconnect(self) -> None:
         await self._hub.aclose()
         async with self._tx_lock:
             db, self._db = self._db, None
