@@ -2,7 +2,7 @@
 
     python -m tests.crash._worker --platform URL --token T --store URL --scale N --lease SECONDS
         [--replica ID] [--dispatches K] [--tasks M] [--continues C] [--sleep 4m] [--await-ids ID,ID]
-        [--await-stdin] [--exit-after created|dispatched|part-recorded|part-sent]
+        [--await-stdin] [--exit-after created|dispatched|part-recorded|part-sent|flushing]
 
 It starts K dispatch jobs and M task jobs (each streams a few tokens and works ``--sleep`` of platform time), also
 awaits the jobs named by ``--await-ids`` (and, with ``--await-stdin``, by the lines read from stdin until a line
@@ -16,6 +16,8 @@ platform accepted the first dispatch, before the record says so. ``--continues C
 ``on_ceiling="continue"`` that work 17 minutes (two parts); ``--exit-after part-recorded`` ends the process once the
 second part is recorded (before it is sent), ``--exit-after part-sent`` once the platform accepted the second part
 (before the record says so). The hooks wrap the SQLite store.
+``--exit-after flushing`` ends it in the middle of the second flush of event appends that holds a token event:
+its rows are inserted, its transaction is open, the commit never comes (SQLite or PostgreSQL).
 
 The clock: the platform process runs on ``VirtualClock(time_scale=N)``. This worker runs on a
 ``VirtualClock(time_scale=N, autojump=False)`` too, started at the platform's current time (read from the
@@ -35,15 +37,18 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
 
-from orchestrator import Job, JobStatus, Orchestrator, OrchestratorError, Prompt, VirtualClock
+from orchestrator import EventType, Job, JobStatus, Orchestrator, OrchestratorError, Prompt, VirtualClock
 from orchestrator.platform import PlatformClient
-from orchestrator.store import JobRecord, JobStore, SQLiteStore, open_store
+from orchestrator.store import JobRecord, JobStore, PostgresStore, SQLiteStore, open_store
+from orchestrator.store._batch import Append, AppendOutcome
+from orchestrator.store._pg_events import write_events as write_pg_events
+from orchestrator.store._sqlite_events import write_events as write_sqlite_events
 from orchestrator.store._url import parse_sqlite_url
 
 DISPATCH_JOB = "crash_dispatch"
@@ -114,6 +119,62 @@ class CrashingStore(SQLiteStore):
         return updated
 
 
+class _FlushCrash:
+    """Counts the flushes that hold a token event; the second one is where the process ends."""
+
+    def __init__(self) -> None:
+        self.token_flushes = 0
+
+    def due(self, batch: Sequence[Append]) -> bool:
+        if any(item.type == EventType.TOKEN for item in batch):
+            self.token_flushes += 1
+        return self.token_flushes == 2
+
+    @staticmethod
+    def exit(batch: Sequence[Append]) -> None:
+        emit(
+            "exiting",
+            job_id=next(i.job_id for i in batch if i.type == EventType.TOKEN),
+            at="flushing",
+            batch=[{"job_id": i.job_id, "type": i.type, "key": i.key} for i in batch],
+        )
+        os._exit(9)
+
+
+class FlushCrashingSQLite(SQLiteStore):
+    """The SQLite store, ending the process with a flush's rows inserted and its transaction not committed."""
+
+    def __init__(self, path: str, *, clock: VirtualClock) -> None:
+        super().__init__(path, clock=clock)
+        self._crash = _FlushCrash()
+
+    async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
+        if not self._crash.due(batch):
+            return await super()._write_events(batch)
+        async with self._write("appending events") as db:
+            await write_sqlite_events(db, batch, no_job=lambda job_id: self._no_job("appending", job_id))
+            self._crash.exit(batch)
+        raise AssertionError("unreachable")
+
+
+class FlushCrashingPostgres(PostgresStore):
+    """The PostgreSQL store, ending the process with a flush's rows inserted and its transaction open."""
+
+    def __init__(self, url: str, *, clock: VirtualClock) -> None:
+        super().__init__(url, clock=clock)
+        self._crash = _FlushCrash()
+
+    async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
+        if not self._crash.due(batch):
+            return await super()._write_events(batch)
+        async with self._conn("appending events") as conn:
+            transaction = conn.transaction()
+            await transaction.start()  # write_events's own transaction becomes a savepoint in this one
+            await write_pg_events(conn, batch, no_job=lambda job_id: self._no_job("appending", job_id))
+            self._crash.exit(batch)
+        raise AssertionError("unreachable")
+
+
 def declare(orc: Orchestrator, sleep: str) -> tuple[Job[[int]], Job[[int]], Job[[int]]]:
     """The jobs every worker declares (the same names in every process sharing the store)."""
 
@@ -167,6 +228,10 @@ async def stdin_ids() -> list[str]:
 def build_store(url: str, clock: VirtualClock, exit_after: str | None) -> JobStore | str:
     if exit_after is None:
         return open_store(url, clock=clock)
+    if exit_after == "flushing":
+        if url.startswith("postgres"):
+            return FlushCrashingPostgres(url, clock=clock)
+        return FlushCrashingSQLite(parse_sqlite_url(url), clock=clock)
     return CrashingStore(parse_sqlite_url(url), clock=clock, exit_after=exit_after)
 
 
@@ -219,7 +284,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--await-ids", default="", help="comma-separated job ids to await as well")
     parser.add_argument("--await-stdin", action="store_true", help="also await the ids read from stdin")
     parser.add_argument(
-        "--exit-after", choices=["created", "dispatched", "part-recorded", "part-sent"], default=None
+        "--exit-after",
+        choices=["created", "dispatched", "part-recorded", "part-sent", "flushing"],
+        default=None,
     )
     return parser.parse_args(argv)
 

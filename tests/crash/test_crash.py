@@ -1,4 +1,4 @@
-"""Crash recovery with real processes: a worker killed with SIGKILL, a second one on the same SQLite store.
+"""Crash recovery with real processes: a worker killed with SIGKILL (or ended mid-flush), a second one on the same store.
 
 The local platform runs as its own process, 60 times faster than real time; each worker is a separate process
 (``_worker.py``). Whatever the moment of the crash, every job completes exactly once: one ``succeeded`` status,
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import EventType, JobStatus
-from orchestrator.store import SQLiteStore
+from orchestrator.store import SQLiteStore, open_store
 
 from ._support import (
     PlatformProcess,
@@ -164,6 +164,46 @@ async def test_crash_between_parts_of_a_continued_dispatch(
             first_run = [e.type for e in await channel_history(client, first_channel)]
             assert first_run.count("completeBegin") == 1 and "result" not in first_run
             await assert_one_dispatch_run(client, second_channel)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_killed_mid_flush_logs_every_token_once(
+    platform: PlatformProcess, tmp_path: Path, kind: str, postgres_url: str
+) -> None:
+    """A worker gone mid-flush (rows inserted, no commit): none of that flush is kept; the next worker logs
+    every token once, from the channel's replay, with a gap-free log."""
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}" if kind == "sqlite" else postgres_url
+    first = await Worker.start(
+        platform,
+        url,
+        tmp_path / "first.err",
+        *("--dispatches", "2", "--sleep", "1m", "--exit-after", "flushing"),
+    )
+    second: Worker | None = None
+    try:
+        started = await first.expect("started", 2, within=30)
+        (exiting,) = await first.expect("exiting", within=30)
+        assert await first.wait_exit() == 9
+        ids = [line["job_id"] for line in started]
+        lost = {(item["job_id"], item["key"]) for item in exiting["batch"] if item["key"]}
+        assert lost, exiting
+        assert any(item["type"] == EventType.TOKEN for item in exiting["batch"])
+        async with open_store(url) as store:
+            durable_tokens = 0
+            for job_id in ids:
+                events = await store.events(job_id)
+                assert [e.seq for e in events] == list(range(1, len(events) + 1))
+                assert not {(job_id, e.key) for e in events} & lost, "the killed flush left nothing behind"
+                durable_tokens += sum(e.type == EventType.TOKEN for e in events)
+            assert durable_tokens >= 1, "killed mid-stream: the flush before the killed one was kept"
+            second = await Worker.start(platform, url, tmp_path / "second.err", "--await-ids", ",".join(ids))
+            results = await second.results(within=40)
+            assert sorted(results) == sorted(ids)
+            for job_id in ids:
+                await assert_once(store, job_id, results[job_id])
+        async with platform.client() as client:
+            for line in started:
+                await assert_one_dispatch_run(client, line["channel_id"])
     finally:
         await first.stop()
         if second is not None:
