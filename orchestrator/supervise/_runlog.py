@@ -42,7 +42,11 @@ DEFAULT_TOKEN_WINDOW = 0.05
 
 def mergeable(data: Any) -> bool:
     """Whether a token event's data is exactly ``{"token": text}`` (what the platform streams)."""
-    return isinstance(data, Mapping) and len(data) == 1 and type(data.get("token")) is str
+    return (
+        (type(data) is dict or isinstance(data, Mapping))
+        and len(data) == 1
+        and type(data.get("token")) is str
+    )
 
 
 def split_token_event(data: Mapping[str, Any]) -> Iterator[dict[str, str]]:

@@ -204,3 +204,12 @@ async def test_streamed_dispatches_log_merged_tokens(harness: Harness, store_url
             assert [e.seq for e in events] == list(range(1, len(events) + 1))
             keys = [e.key for e in events if e.key]
             assert len(keys) == len(set(keys))
+
+
+@given(st.text(), st.text())
+def test_token_fingerprints_tell_deltas_apart(a: str, b: str) -> None:
+    """Deltas' fingerprints (hashed without JSON) are equal exactly when the texts are, and differ from
+    any other data's."""
+    assert (fingerprint("token", {"token": a}) == fingerprint("token", {"token": b})) is (a == b)
+    assert fingerprint("token", {"token": a}) != fingerprint("token", {"token": a, "n": 1})
+    assert fingerprint("token", {"token": a}) != fingerprint("reasoningToken", {"token": a})
