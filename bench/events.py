@@ -52,10 +52,11 @@ from orchestrator.store import JobRecord, JobStatus, JobStore, PostgresStore, SQ
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES = os.environ.get("ORCHESTRATOR_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PROBE_EVERY = 0.02
-CONFIGS = {
-    "row-tx": {"batch_events": False, "token_window": 0.0},
-    "row-batch": {"batch_events": True, "token_window": 0.0},
-    "merged": {"batch_events": True, "token_window": None},  # None: the default
+# name: (batch_events, token_window; None: the default)
+CONFIGS: dict[str, tuple[bool, float | None]] = {
+    "row-tx": (False, 0.0),
+    "row-batch": (True, 0.0),
+    "merged": (True, None),
 }
 
 
@@ -187,8 +188,8 @@ async def run_config(
     seconds: float,
     platform_pid: int,
 ) -> Result:
-    options = CONFIGS[config]
-    store = open_one(url, batch_events=bool(options["batch_events"]))
+    batch_events, token_window = CONFIGS[config]
+    store = open_one(url, batch_events=batch_events)
     replica = open_one(url, batch_events=True, replica=True)
     clock = SystemClock()
     orc = Orchestrator(platform=PlatformClient(base_url, token, clock=clock), store=store, clock=clock)
@@ -199,8 +200,8 @@ async def run_config(
         return f"stream {n} " + f"[[tokens {burst}]] [[sleep 100ms]] " * rounds
 
     async with orc, replica:
-        if options["token_window"] is not None:
-            orc.context.token_window = float(options["token_window"])
+        if token_window is not None:
+            orc.context.token_window = token_window
         stop = asyncio.Event()
         probing = asyncio.create_task(probe(orc.store, replica, f"probe-{secrets.token_hex(4)}", stop))
         cpu0, pf0 = cpu_seconds(), process_cpu(platform_pid)
