@@ -11,8 +11,8 @@ from ..jobs import EventType, JobResult, Route, RoutingPolicy
 from ..platform import PlatformClient
 from ..store import JobRecord, JobStatus, JobStore
 from ._log import excerpt, log
-from ._tracker import TaskTracker
 from ._runlog import DEFAULT_TOKEN_WINDOW
+from ._tracker import TaskTracker
 
 __all__ = ["Outcome", "SupervisorContext", "excerpt", "log", "read_result_event", "succeeded"]
 

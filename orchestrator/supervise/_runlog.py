@@ -31,8 +31,8 @@ from typing import Any
 import anyio
 
 from .._clock import Clock
-from ..jobs._events import EventType
-from ..store._protocol import JobEvent, JobStore
+from ..jobs import EventType
+from ..store import JobEvent, JobStore
 
 __all__ = ["DEFAULT_TOKEN_WINDOW", "RunLog", "split_token_event"]
 
