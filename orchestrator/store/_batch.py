@@ -16,7 +16,8 @@ call cut short.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -25,7 +26,7 @@ import structlog
 from .._errors import StoreError
 from ._protocol import JobEvent
 
-__all__ = ["Append", "AppendOutcome", "EventBatcher", "WriteBatch"]
+__all__ = ["Append", "AppendOutcome", "EventBatcher", "Row", "WriteBatch", "batch_action", "number_batch"]
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,57 @@ class Append:
     created_at: float
     key: str | None
     future: asyncio.Future[AppendOutcome] = field(repr=False)
+
+
+Row: TypeAlias = "tuple[str, int, str, str, float, str | None]"
+"""A ``job_events`` row: ``(job_id, seq, type, data, created_at, key)``."""
+
+
+def number_batch(
+    batch: Sequence[Append],
+    last: dict[str, int],
+    taken: Collection[tuple[str, str]],
+    *,
+    no_job: Callable[[str], StoreError],
+) -> tuple[list[AppendOutcome], list[Row]]:
+    """Give a batch's appends their seqs, under the lock of its jobs' logs: the outcomes, and the rows to insert.
+
+    ``last`` holds each existing job's last seq (it is advanced); ``taken`` the ``(job_id, key)`` pairs used
+    already. An append to a job missing from ``last`` gets ``no_job(job_id)``; one whose key is taken, or used
+    earlier in the batch, gets ``None`` and no seq.
+    """
+    used = set(taken)
+    outcomes: list[AppendOutcome] = []
+    rows: list[Row] = []
+    for item in batch:
+        if item.job_id not in last:
+            outcomes.append(no_job(item.job_id))
+            continue
+        if item.key is not None:
+            if (item.job_id, item.key) in used:
+                outcomes.append(None)
+                continue
+            used.add((item.job_id, item.key))
+        seq = last[item.job_id] = last[item.job_id] + 1
+        rows.append((item.job_id, seq, item.type, item.data, item.created_at, item.key))
+        outcomes.append(
+            JobEvent(
+                job_id=item.job_id,
+                seq=seq,
+                type=item.type,
+                data=json.loads(item.data),
+                created_at=item.created_at,
+                key=item.key,
+            )
+        )
+    return outcomes, rows
+
+
+def batch_action(batch: Sequence[Append]) -> str:
+    """What writing ``batch`` is, for error messages."""
+    if len(batch) == 1:
+        return f"appending an event to job {batch[0].job_id!r}"
+    return f"appending {len(batch)} events"
 
 
 WriteBatch: TypeAlias = Callable[[Sequence[Append]], Awaitable[list[AppendOutcome]]]

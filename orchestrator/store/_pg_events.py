@@ -14,17 +14,14 @@ In one transaction:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from .._errors import StoreError
-from ._batch import Append, AppendOutcome
+from ._batch import Append, AppendOutcome, number_batch
 from ._pg_listener import CHANNEL, notify_payloads
-from ._protocol import JobEvent
 
 __all__ = ["write_events"]
 
@@ -61,35 +58,11 @@ async def write_events(
         keyed = [item for item in batch if item.key is not None and item.job_id in last]
         taken: set[tuple[str, str]] = set()
         if keyed:
-            rows = await conn.fetch(_TAKEN, [i.job_id for i in keyed], [i.key for i in keyed])
-            taken = {(row[0], row[1]) for row in rows}
-        outcomes: list[AppendOutcome] = []
-        columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
-        for item in batch:
-            if item.job_id not in last:
-                outcomes.append(no_job(item.job_id))
-                continue
-            if item.key is not None:
-                if (item.job_id, item.key) in taken:
-                    outcomes.append(None)
-                    continue
-                taken.add((item.job_id, item.key))
-            seq = last[item.job_id] = last[item.job_id] + 1
-            for column, value in zip(
-                columns, (item.job_id, seq, item.type, item.data, item.created_at, item.key), strict=True
-            ):
-                column.append(value)
-            outcomes.append(
-                JobEvent(
-                    job_id=item.job_id,
-                    seq=seq,
-                    type=item.type,
-                    data=json.loads(item.data),
-                    created_at=item.created_at,
-                    key=item.key,
-                )
-            )
-        changed = sorted(set(columns[0]))
-        if changed:
+            found = await conn.fetch(_TAKEN, [i.job_id for i in keyed], [i.key for i in keyed])
+            taken = {(row[0], row[1]) for row in found}
+        outcomes, new_rows = number_batch(batch, last, taken, no_job=no_job)
+        changed = sorted({row[0] for row in new_rows})
+        if new_rows:
+            columns = [list(column) for column in zip(*new_rows, strict=True)]
             await conn.execute(_INSERT, *columns, notify_payloads(changed))
     return outcomes, changed

@@ -26,7 +26,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from .._clock import Clock
 from ._base import StoreBase
-from ._batch import Append, AppendOutcome, EventBatcher
+from ._batch import Append, AppendOutcome, EventBatcher, batch_action
 from ._checks import check_limit, event_json, job_change, job_outcome
 from ._codec import JOB_COLUMNS, TERMINAL_VALUES, dumps, event_from_row, job_from_row, job_values, loads
 from ._pg_events import write_events
@@ -363,11 +363,7 @@ class PostgresStore(StoreBase):
         return event_from_row(job_id, (row[1], type, payload, now, key))
 
     async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
-        action = (
-            f"appending {len(batch)} events"
-            if len(batch) > 1
-            else f"appending an event to job {batch[0].job_id!r}"
-        )
+        action = batch_action(batch)
         async with self._conn(action) as conn:
             outcomes, changed = await write_events(
                 conn,

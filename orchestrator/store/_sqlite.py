@@ -30,7 +30,7 @@ import aiosqlite
 from .._clock import Clock
 from .._errors import ConfigurationError
 from ._base import NamedLocks, StoreBase
-from ._batch import Append, AppendOutcome, EventBatcher
+from ._batch import Append, AppendOutcome, EventBatcher, batch_action
 from ._checks import check_limit, check_positive, event_json, job_change, job_outcome
 from ._codec import JOB_COLUMNS, TERMINAL_VALUES, dumps, event_from_row, job_from_row, job_values, loads
 from ._filelock import file_lock, lock_path
@@ -368,11 +368,7 @@ class SQLiteStore(StoreBase):
         return event
 
     async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
-        action = (
-            f"appending {len(batch)} events"
-            if len(batch) > 1
-            else f"appending an event to job {batch[0].job_id!r}"
-        )
+        action = batch_action(batch)
         async with self._write(action) as db:
             outcomes, changed = await write_events(
                 db, batch, no_job=lambda job_id: self._no_job(f"appending an event to job {job_id!r}", job_id)

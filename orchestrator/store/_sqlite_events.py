@@ -15,8 +15,7 @@ from typing import Any
 import aiosqlite
 
 from .._errors import StoreError
-from ._batch import Append, AppendOutcome
-from ._protocol import JobEvent
+from ._batch import Append, AppendOutcome, number_batch
 
 __all__ = ["write_events"]
 
@@ -46,30 +45,8 @@ async def write_events(
     if keyed:
         rows = await db.execute_fetchall(_TAKEN, (json.dumps(keyed),))
         taken = {(row[0], row[1]) for row in rows}
-    outcomes: list[AppendOutcome] = []
-    values: list[tuple[Any, ...]] = []
-    changed: dict[str, int] = {}
-    for item in batch:
-        if item.job_id not in last:
-            outcomes.append(no_job(item.job_id))
-            continue
-        if item.key is not None:
-            if (item.job_id, item.key) in taken:
-                outcomes.append(None)
-                continue
-            taken.add((item.job_id, item.key))
-        seq = last[item.job_id] = changed[item.job_id] = last[item.job_id] + 1
-        values.append((item.job_id, seq, item.type, item.data, item.created_at, item.key))
-        outcomes.append(
-            JobEvent(
-                job_id=item.job_id,
-                seq=seq,
-                type=item.type,
-                data=json.loads(item.data),
-                created_at=item.created_at,
-                key=item.key,
-            )
-        )
+    outcomes, values = number_batch(batch, last, taken, no_job=no_job)
+    changed = {row[0]: row[1] for row in values}  # rows are in seq order: the last one of each job stays
     if values:
         await db.executemany(_INSERT, values)
     return outcomes, changed
