@@ -49,9 +49,15 @@ SELECT pg_notify('{CHANNEL}', payload) FROM unnest($7::text[]) AS p(payload)
 
 
 async def write_events(
-    conn: PoolConnectionProxy[asyncpg.Record], batch: Sequence[Append], *, no_job: Callable[[str], StoreError]
+    conn: PoolConnectionProxy[asyncpg.Record],
+    batch: Sequence[Append],
+    *,
+    no_job: Callable[[str], StoreError],
+    sender: str,
 ) -> tuple[list[AppendOutcome], list[str]]:
-    """Write ``batch`` on ``conn`` (outside a transaction); the outcomes, and the ids of the jobs that changed."""
+    """Write ``batch`` on ``conn`` (outside a transaction); the outcomes, and the ids of the jobs that changed.
+
+    ``sender`` heads the notification (see :func:`~._pg_listener.notify_payloads`)."""
     async with conn.transaction():
         job_ids = sorted({item.job_id for item in batch})
         last: dict[str, int] = {row[0]: int(row[1]) for row in await conn.fetch(_LOCK, job_ids)}
@@ -64,5 +70,5 @@ async def write_events(
         changed = sorted({row[0] for row in new_rows})
         if new_rows:
             columns = [list(column) for column in zip(*new_rows, strict=True)]
-            await conn.execute(_INSERT, *columns, notify_payloads(changed))
+            await conn.execute(_INSERT, *columns, notify_payloads(changed, sender=sender))
     return outcomes, changed

@@ -2,7 +2,8 @@
 
 Every change to a job sends ``NOTIFY orchestrator_jobs, '<job id>'`` in the transaction that makes it (so the
 notification goes out exactly when the change becomes visible, from whichever replica made it); a flush of
-event appends sends one notification naming all its jobs, as a JSON list. The listener
+event appends sends one notification naming all its jobs, as a JSON list headed by the sending store object's tag
+(that object skips it: it woke its own watches when the flush committed). The listener
 is opened when the first watch is entered, so a watch is live before its ``watch()`` returns. If the
 connection drops, every watch is woken (a change may have been missed) and the listener reconnects, with a
 growing pause on the store's clock; once back, every watch is woken again.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -33,37 +34,36 @@ CHANNEL = "orchestrator_jobs"
 _PAYLOAD_LIMIT = 7000
 
 
-def notify_payloads(job_ids: Sequence[str]) -> list[str]:
-    """The notification payloads naming ``job_ids``: one JSON list when they fit (as many as needed if not);
-    a single id is sent bare, as every other change is."""
-    if len(job_ids) == 1 and not job_ids[0].startswith("["):
-        return [job_ids[0]]
+def notify_payloads(job_ids: Sequence[str], *, sender: str) -> list[str]:
+    """The notification payloads of one flush naming ``job_ids``: JSON lists ``[sender, id, id, ...]``, as few
+    as fit (each under the 8000-byte limit). ``sender`` lets the store object that sent them skip them: it
+    woke its own watches when the flush committed."""
     payloads: list[str] = []
-    chunk: list[str] = []
-    size = 2
+    chunk: list[str] = [sender]
+    size = len(json.dumps(sender).encode()) + 2
     for job_id in job_ids:
         cost = len(json.dumps(job_id).encode()) + 1
-        if chunk and size + cost > _PAYLOAD_LIMIT:
+        if len(chunk) > 1 and size + cost > _PAYLOAD_LIMIT:
             payloads.append(json.dumps(chunk, separators=(",", ":")))
-            chunk, size = [], 2
+            chunk, size = [sender], len(json.dumps(sender).encode()) + 2
         chunk.append(job_id)
         size += cost
-    if chunk:
+    if len(chunk) > 1:
         payloads.append(json.dumps(chunk, separators=(",", ":")))
     return payloads
 
 
-def parse_payload(payload: str) -> Iterator[str]:
-    """The job ids a notification names (a JSON list from a batch, or one bare id)."""
+def parse_payload(payload: str) -> tuple[str | None, list[str]]:
+    """The sender (``None`` for a single change) and the job ids a notification names: a flush sends a JSON list
+    ``[sender, id, ...]``, every other change its job's id, bare."""
     if payload.startswith("["):
         try:
-            ids = json.loads(payload)
+            items = json.loads(payload)
         except ValueError:
-            ids = None
-        if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
-            yield from ids
-            return
-    yield payload
+            items = None
+        if isinstance(items, list) and len(items) > 1 and all(isinstance(i, str) for i in items):
+            return items[0], items[1:]
+    return None, [payload]
 
 
 Connect = Callable[[], Awaitable["asyncpg.Connection[Any]"]]
@@ -77,10 +77,14 @@ class Listener:
         hub: the store's watches.
         clock: the clock to pause on between reconnection attempts.
         store: the store's URL, for log lines.
+        sender: the tag of the store object's own flush notifications (skipped: it woke its watches itself).
     """
 
-    def __init__(self, *, connect: Connect, hub: WatchHub, clock: Clock, store: str) -> None:
+    def __init__(
+        self, *, connect: Connect, hub: WatchHub, clock: Clock, store: str, sender: str = ""
+    ) -> None:
         self._connect = connect
+        self._sender = sender
         self._hub = hub
         self._clock = clock
         self._store = store
@@ -124,7 +128,9 @@ class Listener:
         channel: str,
         payload: object,
     ) -> None:
-        self._hub.notify_many(parse_payload(str(payload)))
+        sender, job_ids = parse_payload(str(payload))
+        if sender is None or sender != self._sender:
+            self._hub.notify_many(job_ids)
 
     def _on_terminated(self, conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> None:
         if self._closing or conn is not self._conn:

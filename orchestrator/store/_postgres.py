@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -160,8 +161,13 @@ class PostgresStore(StoreBase):
             connect_timeout=connect_timeout,
         )
         self._hub = WatchHub(clock=self.clock, store=self.url)
+        self._sender = f"orchestrator-store:{secrets.token_hex(8)}"
         self._listener = Listener(
-            connect=self._pools.connect_listener, hub=self._hub, clock=self.clock, store=self.url
+            connect=self._pools.connect_listener,
+            hub=self._hub,
+            clock=self.clock,
+            store=self.url,
+            sender=self._sender,
         )
         self._batcher = EventBatcher(self._write_events, store=self.url) if batch_events else None
 
@@ -369,8 +375,10 @@ class PostgresStore(StoreBase):
                 conn,
                 batch,
                 no_job=lambda job_id: self._no_job(f"appending an event to job {job_id!r}", job_id),
+                sender=self._sender,
             )
-        self._hub.notify_many(changed)  # this process's watches need not wait for the notification
+        # this object's watches wake now, not when the notification comes back (the listener skips it)
+        self._hub.notify_many(changed)
         return outcomes
 
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:

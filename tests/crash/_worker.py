@@ -170,7 +170,9 @@ class FlushCrashingPostgres(PostgresStore):
         async with self._conn("appending events") as conn:
             transaction = conn.transaction()
             await transaction.start()  # write_events's own transaction becomes a savepoint in this one
-            await write_pg_events(conn, batch, no_job=lambda job_id: self._no_job("appending", job_id))
+            await write_pg_events(
+                conn, batch, no_job=lambda job_id: self._no_job("appending", job_id), sender=self._sender
+            )
             self._crash.exit(batch)
         raise AssertionError("unreachable")
 

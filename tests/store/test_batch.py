@@ -157,17 +157,42 @@ async def test_a_database_failure_fails_the_flush(backend: Backend, store: JobSt
 job_ids = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40)
 
 
-@given(st.lists(job_ids, min_size=1, max_size=600, unique=True))
-def test_notification_payloads_name_every_job_and_fit(ids: list[str]) -> None:
-    """The payloads of one flush name exactly its jobs, each under PostgreSQL's 8000-byte NOTIFY limit."""
-    payloads = notify_payloads(ids)
+@given(st.lists(job_ids, min_size=1, max_size=600, unique=True), job_ids)
+def test_notification_payloads_name_every_job_and_fit(ids: list[str], sender: str) -> None:
+    """The payloads of one flush name exactly its jobs and its sender, each under the 8000-byte NOTIFY limit."""
+    payloads = notify_payloads(ids, sender=sender)
     assert all(len(p.encode()) < 8000 for p in payloads)
-    assert [i for p in payloads for i in parse_payload(p)] == ids
+    parsed = [parse_payload(p) for p in payloads]
+    assert {s for s, _ in parsed} == {sender}
+    assert [i for _, names in parsed for i in names] == ids
 
 
 def test_a_bare_job_id_is_its_own_payload() -> None:
-    """A notification that is not a JSON list of strings names one job: the payload itself."""
-    assert list(parse_payload("job_1")) == ["job_1"]
-    assert list(parse_payload("[not json")) == ["[not json"]
-    assert list(parse_payload("[1, 2]")) == ["[1, 2]"]
-    assert notify_payloads(["[x]"]) == ['["[x]"]']
+    """A notification that is not a flush's JSON list names one job (the payload itself), from no sender."""
+    assert parse_payload("job_1") == (None, ["job_1"])
+    assert parse_payload("[not json") == (None, ["[not json"])
+    assert parse_payload("[1, 2]") == (None, ["[1, 2]"])
+    assert parse_payload('["only"]') == (None, ['["only"]'])
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_own_flush_wakes_own_watch_once(backend: Backend, store: JobStore) -> None:
+    """A PostgreSQL store wakes its own watch when its flush commits, and skips its own notification after."""
+    job = (await store.create_job(make_record())).id
+    assert isinstance(store, PostgresStore)
+    woken: list[str] = []
+    async with store.watch(job) as watch, backend.replica() as other, other.watch(job) as theirs:
+        hub_notify = store._hub.notify_many
+
+        def counting(job_ids: object) -> None:
+            names = list(job_ids)  # type: ignore[call-overload]
+            woken.extend(names)
+            hub_notify(names)
+
+        store._hub.notify_many = counting  # type: ignore[method-assign]
+        await store.append_event(job, "t", {})
+        await asyncio.wait_for(watch.wait(), 5)
+        await asyncio.wait_for(theirs.wait(), 5)  # the other replica got the notification
+        await store.append_event(job, "t", {"n": 2})  # a second round trip: the first notification came back
+        await asyncio.wait_for(theirs.wait(), 5)
+    assert woken == [job, job], "each flush woke this store's watches once, not again from its notification"
