@@ -112,6 +112,14 @@ RETURNING {_COLS}, insert_order
 """
 
 
+# Statements that lock many job rows lock them in id order, as a flush of event appends does (see _pg_events):
+# two of them waiting for each other's rows could otherwise deadlock.
+_OWNED_IN_ORDER = (
+    "SELECT id FROM jobs WHERE owner = $1 AND NOT (status = ANY($3::text[])) ORDER BY id FOR UPDATE"
+)
+_DEADLOCK_RETRIES = 3
+
+
 def _count(status: str) -> int:
     """The row count in a command status such as ``UPDATE 3``."""
     return int(status.rsplit(" ", 1)[-1])
@@ -371,12 +379,19 @@ class PostgresStore(StoreBase):
     async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
         action = batch_action(batch)
         async with self._conn(action) as conn:
-            outcomes, changed = await write_events(
-                conn,
-                batch,
-                no_job=lambda job_id: self._no_job(f"appending an event to job {job_id!r}", job_id),
-                sender=self._sender,
-            )
+            for attempt in range(1, _DEADLOCK_RETRIES + 1):
+                try:
+                    outcomes, changed = await write_events(
+                        conn,
+                        batch,
+                        no_job=lambda job_id: self._no_job(f"appending an event to job {job_id!r}", job_id),
+                        sender=self._sender,
+                    )
+                    break
+                except asyncpg.DeadlockDetectedError:
+                    # rolled back whole (a statement of an older version locking rows in another order)
+                    if attempt == _DEADLOCK_RETRIES:
+                        raise
         # this object's watches wake now, not when the notification comes back (the listener skips it)
         self._hub.notify_many(changed)
         return outcomes
@@ -414,7 +429,7 @@ class PostgresStore(StoreBase):
         _, expires = self._lease_times(lease_seconds)
         async with self._conn(f"renewing the leases of {owner!r}") as conn:
             status = await conn.execute(
-                "UPDATE jobs SET lease_expires_at = $2 WHERE owner = $1 AND NOT (status = ANY($3::text[]))",
+                f"UPDATE jobs SET lease_expires_at = $2 WHERE id IN ({_OWNED_IN_ORDER})",
                 owner,
                 expires,
                 TERMINAL_VALUES,
@@ -424,7 +439,9 @@ class PostgresStore(StoreBase):
     async def release_jobs(self, owner: str) -> None:
         async with self._conn(f"releasing the leases of {owner!r}") as conn:
             await conn.execute(
-                "UPDATE jobs SET owner = NULL, lease_expires_at = NULL WHERE owner = $1", owner
+                "UPDATE jobs SET owner = NULL, lease_expires_at = NULL WHERE id IN "
+                "(SELECT id FROM jobs WHERE owner = $1 ORDER BY id FOR UPDATE)",
+                owner,
             )
 
     @contextlib.asynccontextmanager

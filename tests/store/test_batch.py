@@ -196,3 +196,23 @@ async def test_own_flush_wakes_own_watch_once(backend: Backend, store: JobStore)
         await store.append_event(job, "t", {"n": 2})  # a second round trip: the first notification came back
         await asyncio.wait_for(theirs.wait(), 5)
     assert woken == [job, job], "each flush woke this store's watches once, not again from its notification"
+
+
+@SQL
+async def test_flushes_and_lease_renewals_of_the_same_jobs_do_not_deadlock(
+    backend: Backend, store: JobStore
+) -> None:
+    """Flushes over many jobs, racing renewals and releases of those jobs' leases on another replica, all
+    succeed: every statement that locks many job rows locks them in the same order."""
+    jobs = [(await store.create_job(make_record(owner="r1", lease_expires_at=0.0))).id for _ in range(40)]
+    async with backend.replica() as other:
+        for round_ in range(10):
+            await asyncio.gather(
+                *(store.append_event(job, "t", {"round": round_}) for job in reversed(jobs)),
+                other.renew_leases("r1", lease_seconds=30),
+                *(other.append_event(job, "u", {"round": round_}) for job in jobs),
+                other.release_jobs("nobody"),
+            )
+        assert await other.renew_leases("r1", lease_seconds=30) == 40
+    for job in jobs:
+        assert [e.seq for e in await store.events(job)] == list(range(1, 21))
