@@ -13,7 +13,8 @@ configuration (``--configs``) gets the same load, one after the other, in this o
 Columns: ``tokens/s`` tokens recorded per second (every token of every log, counted from the first start to the
 last job finished; each log checked against its result's text); ``rows`` token events stored; ``flushes`` batch
 transactions; ``cpu`` CPU seconds of this process, ``us/token`` of them per token recorded (what one free core would
-sustain: ``1e6 / us/token`` tokens/s), ``pf cpu`` of the platform process (they share the machine); and the latency of an event under that load, p50/p99: a probe
+sustain: ``1e6 / us/token`` tokens/s), ``pf cpu`` of the platform process, ``db cpu`` of the PostgreSQL server's processes (all of them share
+this machine's cores); and the latency of an event under that load, p50/p99: a probe
 job gets an event every 20 ms from the loaded store, and a reader waits for it (``iterate_events``, what a
 ``JobHandle.events()`` runs) on the same store object (``in-proc``) and on another store object on the same
 database (``replica``: PostgreSQL LISTEN/NOTIFY; SQLite polls every ``poll_interval``, 0.5 s by default, here
@@ -75,6 +76,20 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL server's processes on this machine (0 if none is visible)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                total += process_cpu(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return total
+
+
 def start_platform(token: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -103,6 +118,7 @@ class Result:
     flushes: int
     cpu: float
     platform_cpu: float
+    db_cpu: float
     in_process: list[float]
     replica: list[float]
     lag: list[float]
@@ -224,12 +240,13 @@ async def run_config(
         stop = asyncio.Event()
         probing = asyncio.create_task(probe(orc.store, replica, f"probe-{secrets.token_hex(4)}", stop))
         lagging = asyncio.create_task(loop_lag(stop))
-        cpu0, pf0 = cpu_seconds(), process_cpu(platform_pid)
+        cpu0, pf0, db0 = cpu_seconds(), process_cpu(platform_pid), postgres_cpu()
         t0 = time.perf_counter()
         handles = await asyncio.gather(*(stream.start(n) for n in range(runs)))
         results = await asyncio.gather(*(h.result() for h in handles))
         elapsed = time.perf_counter() - t0
         cpu, pf_cpu = cpu_seconds() - cpu0, process_cpu(platform_pid) - pf0
+        db_cpu = postgres_cpu() - db0 if url.startswith("postgres") else 0.0
         stop.set()
         local, remote = await probing
         lag = await lagging
@@ -248,7 +265,7 @@ async def run_config(
             rows += len(events)
         batcher = getattr(store, "_batcher", None)
         flushes = batcher.flushes if batcher is not None else rows
-    return Result(tokens, elapsed, rows, flushes, cpu, pf_cpu, local, remote, lag, late)
+    return Result(tokens, elapsed, rows, flushes, cpu, pf_cpu, db_cpu, local, remote, lag, late)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -314,6 +331,7 @@ async def main(args: argparse.Namespace) -> None:
                             f"{result.cpu:.1f}",
                             f"{result.cpu * 1e6 / result.tokens:.1f}",
                             f"{result.platform_cpu:.1f}",
+                            f"{result.db_cpu:.1f}",
                             fmt_latency(result.in_process),
                             fmt_latency(result.replica),
                             fmt_latency(result.lag),
@@ -335,6 +353,7 @@ async def main(args: argparse.Namespace) -> None:
         "cpu",
         "us/token",
         "pf cpu",
+        "db cpu",
         "in-proc p50/p99 ms",
         "replica p50/p99 ms",
         "loop lag p50/p99 ms",
