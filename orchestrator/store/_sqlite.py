@@ -1,8 +1,10 @@
 """``sqlite:///path``: the default :class:`JobStore`, one SQLite file in WAL mode, through aiosqlite.
 
-One connection per store object. aiosqlite runs its calls in order on one thread; stand-alone statements
-from many tasks are queued back to back, and a transaction holds a lock that keeps other tasks' statements out
-of it until it ends. Writes that read first run in ``BEGIN IMMEDIATE`` transactions, which take SQLite's write
+Two connections per store object: one writes, one only reads. aiosqlite runs each connection's calls in order
+on a thread of its own; stand-alone statements from many tasks are queued back to back, and a transaction
+holds a lock that keeps other tasks' statements out of it until it ends. Reads go to the reading connection,
+which sees every committed transaction (WAL) and never waits for the writing one's: a reader woken by a flush
+does not queue behind the next flush. Writes that read first run in ``BEGIN IMMEDIATE`` transactions, which take SQLite's write
 lock up front, so read-modify-write is atomic across processes. Concurrent event appends are written
 together, one such transaction per flush (group commit, see :mod:`._batch` and :mod:`._sqlite_events`), so
 seq is gap-free across processes too; ``batch_events=False`` makes each append a single
@@ -38,7 +40,7 @@ from ._protocol import JobCursor, JobEvent, JobRecord, JobStatus, JobWatch
 from ._schema import SQLITE_MIGRATIONS, Migration
 from ._sql import Params, count_jobs_sql, find_jobs_sql, jobs_oldest_first, jobs_where, status_counts
 from ._sqlite_events import write_events
-from ._sqlite_open import open_database, sqlite_errors
+from ._sqlite_open import open_database, open_reader, sqlite_errors
 from ._watch import Mark, WatchHub
 
 __all__ = ["SQLiteStore"]
@@ -118,6 +120,7 @@ class SQLiteStore(StoreBase):
         self.poll_interval = check_positive(poll_interval, what="poll_interval")
         self._busy_ms = int(check_positive(busy_timeout, what="busy_timeout") * 1000)
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None  # reads only: they need not wait for transactions
         self._tx_lock = asyncio.Lock()  # held by a transaction on the connection
         self._hub = WatchHub(
             clock=self.clock, fetch_marks=self._fetch_marks, poll_interval=self.poll_interval, store=self.url
@@ -140,6 +143,15 @@ class SQLiteStore(StoreBase):
             busy_ms=self._busy_ms,
             migrations=self._migrations,
         )
+        try:
+            self._reader = await open_reader(
+                self.path, store=self.url, hold=self._hold, busy_ms=self._busy_ms
+            )
+        except BaseException:
+            db, self._db = self._db, None
+            with self._hold():
+                await db.close()
+            raise
 
     async def _drain(self) -> None:
         if self._batcher is not None:
@@ -148,10 +160,11 @@ class SQLiteStore(StoreBase):
     async def _disconnect(self) -> None:
         await self._hub.aclose()
         async with self._tx_lock:
-            db, self._db = self._db, None
-            if db is not None:
-                with self._hold(), self._errors("closing the database"):
-                    await db.close()
+            for db in (self._reader, self._db):
+                if db is not None:
+                    with self._hold(), self._errors("closing the database"):
+                        await db.close()
+            self._reader = self._db = None
 
     def _connection(self) -> aiosqlite.Connection:
         return self._live(self._db)
@@ -169,6 +182,14 @@ class SQLiteStore(StoreBase):
             async with self._tx_lock:
                 pass
         db = self._connection()
+        with self._hold(), self._errors(action):
+            yield db
+
+    @contextlib.asynccontextmanager
+    async def _read(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The reading connection: statements that only read, each seeing what is committed (WAL), without
+        waiting for a transaction of the writing connection (a flush, say) to end."""
+        db = self._live(self._reader)
         with self._hold(), self._errors(action):
             yield db
 
@@ -209,7 +230,7 @@ class SQLiteStore(StoreBase):
         return job_from_row(rows[0])
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        async with self._use(f"reading job {job_id!r}") as db:
+        async with self._read(f"reading job {job_id!r}") as db:
             rows: Any = await db.execute_fetchall(f"SELECT {_COLS} FROM jobs WHERE id = ?", (job_id,))
         return job_from_row(rows[0]) if rows else None
 
@@ -301,7 +322,7 @@ class SQLiteStore(StoreBase):
         params = Params(numbered=False)
         where = jobs_where(params, statuses=statuses, job_name=job_name, parent_id=parent_id)
         order = f"ORDER BY created_at DESC, rowid DESC LIMIT {params.add(limit)}"
-        async with self._use("listing jobs") as db:
+        async with self._read("listing jobs") as db:
             rows: Any = await db.execute_fetchall(f"SELECT {_COLS} FROM jobs {where} {order}", params.values)
         return [job_from_row(row) for row in rows]
 
@@ -336,7 +357,7 @@ class SQLiteStore(StoreBase):
 
     async def durations(self, job_name: str, *, limit: int = 500) -> list[float]:
         check_limit(limit)
-        async with self._use(f"reading the run durations of {job_name!r}") as db:
+        async with self._read(f"reading the run durations of {job_name!r}") as db:
             rows: Any = await db.execute_fetchall(
                 """SELECT finished_at - started_at FROM jobs
                    WHERE job_name = ? AND finished_at IS NOT NULL AND started_at IS NOT NULL
@@ -380,7 +401,7 @@ class SQLiteStore(StoreBase):
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:
         if limit is not None:
             check_limit(limit)
-        async with self._use(f"reading the events of job {job_id!r}") as db:
+        async with self._read(f"reading the events of job {job_id!r}") as db:
             rows: Any = await db.execute_fetchall(
                 "SELECT seq, type, data, created_at, key FROM job_events WHERE job_id = ? AND seq > ? "
                 "ORDER BY seq LIMIT ?",
@@ -389,7 +410,7 @@ class SQLiteStore(StoreBase):
         return [event_from_row(job_id, row) for row in rows]
 
     async def _fetch_marks(self, job_ids: Collection[str]) -> dict[str, Mark]:
-        async with self._use("polling jobs for changes") as db:
+        async with self._read("polling jobs for changes") as db:
             rows: Any = await db.execute_fetchall(_MARKS, (json.dumps(list(job_ids)),))
         return {row[0]: (int(row[1]), int(row[2])) for row in rows}
 
@@ -440,7 +461,7 @@ class SQLiteStore(StoreBase):
     # -- metadata and retention ------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> Any | None:
-        async with self._use(f"reading the meta value {key!r}") as db:
+        async with self._read(f"reading the meta value {key!r}") as db:
             rows: Any = await db.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,))
         return loads(rows[0][0]) if rows else None
 

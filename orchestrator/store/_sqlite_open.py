@@ -22,7 +22,7 @@ from ._base import Hold
 from ._schema import Migration, apply_migrations
 from ._translate import translate
 
-__all__ = ["open_database", "sqlite_errors"]
+__all__ = ["open_database", "open_reader", "sqlite_errors"]
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +87,22 @@ async def open_database(
             if not ready:
                 with hold():
                     await db.close()
+    return db
+
+
+async def open_reader(path: Path, *, store: str, hold: Hold, busy_ms: int) -> aiosqlite.Connection:
+    """A second connection to the (opened, migrated) database at ``path``, for reads only.
+
+    In WAL mode its reads see every committed transaction and never wait for the writing connection's.
+    """
+    with sqlite_errors("opening the database for reading", store=store), hold():
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            await db.execute("PRAGMA query_only = ON")
+        except BaseException:
+            await db.close()
+            raise
     return db
 
 
