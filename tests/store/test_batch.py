@@ -216,3 +216,33 @@ async def test_flushes_and_lease_renewals_of_the_same_jobs_do_not_deadlock(
         assert await other.renew_leases("r1", lease_seconds=30) == 40
     for job in jobs:
         assert [e.seq for e in await store.events(job)] == list(range(1, 21))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_sqlite_reads_do_not_wait_for_a_flush(backend: Backend, store: JobStore) -> None:
+    """SQLite reads go to a connection of their own: while a write transaction is open they return at once,
+    with what is committed (not the open transaction's rows)."""
+    assert isinstance(store, SQLiteStore)
+    job = (await store.create_job(make_record())).id
+    await store.append_event(job, "t", {"n": 1})
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def open_transaction() -> None:
+        async with store._write("holding a transaction open") as db:
+            await db.execute(
+                "INSERT INTO job_events (job_id, seq, type, data, created_at, key) VALUES (?, 2, 't', '{}', 0, NULL)",
+                (job,),
+            )
+            inside.set()
+            await release.wait()
+
+    holder = asyncio.create_task(open_transaction())
+    await inside.wait()
+    events = await asyncio.wait_for(store.events(job), 5)
+    record = await asyncio.wait_for(store.get_job(job), 5)
+    release.set()
+    await holder
+    assert [e.seq for e in events] == [1]
+    assert record is not None
+    assert [e.seq for e in await store.events(job)] == [1, 2]
