@@ -140,7 +140,7 @@ async def database(kind: str, tmp: Path) -> AsyncIterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp / f'events-{secrets.token_hex(3)}.sqlite3'}"
         return
-    schema = f"bench_{secrets.token_hex(4)}"
+    schema = f"events_bench_{secrets.token_hex(4)}"
     try:
         yield f"{POSTGRES}?schema={schema}"
     finally:
