@@ -14,7 +14,7 @@ Columns: ``tokens/s`` tokens recorded per second (every token of every log, coun
 last job finished; each log checked against its result's text); ``rows`` token events stored; ``flushes`` batch
 transactions; ``cpu`` CPU seconds of this process, ``us/token`` of them per token recorded (what one free core would
 sustain: ``1e6 / us/token`` tokens/s), ``pf cpu`` of the platform process, ``db cpu`` of the PostgreSQL server's processes (all of them share
-this machine's cores); and the latency of an event under that load, p50/p99: a probe
+this machine's cores); and the latency of an event under that load, p50/p99: once every run is started, a probe
 job gets an event every 20 ms from the loaded store, and a reader waits for it (``iterate_events``, what a
 ``JobHandle.events()`` runs) on the same store object (``in-proc``) and on another store object on the same
 database (``replica``: PostgreSQL LISTEN/NOTIFY; SQLite polls every ``poll_interval``, 0.5 s by default, here
@@ -238,11 +238,12 @@ async def run_config(
         if token_window is not None:
             orc.context.token_window = token_window
         stop = asyncio.Event()
-        probing = asyncio.create_task(probe(orc.store, replica, f"probe-{secrets.token_hex(4)}", stop))
-        lagging = asyncio.create_task(loop_lag(stop))
         cpu0, pf0, db0 = cpu_seconds(), process_cpu(platform_pid), postgres_cpu()
         t0 = time.perf_counter()
         handles = await asyncio.gather(*(stream.start(n) for n in range(runs)))
+        # latencies are measured while the runs stream (not during the burst of 200 starts)
+        probing = asyncio.create_task(probe(orc.store, replica, f"probe-{secrets.token_hex(4)}", stop))
+        lagging = asyncio.create_task(loop_lag(stop))
         results = await asyncio.gather(*(h.result() for h in handles))
         elapsed = time.perf_counter() - t0
         cpu, pf_cpu = cpu_seconds() - cpu0, process_cpu(platform_pid) - pf0
