@@ -2,7 +2,8 @@
 
 - Queries and ``lock()`` blocks have a pool each: a lock holds its connection for as long as its block runs,
   so giving locks their own pool keeps them from starving queries, and makes every wait for a query
-  connection a wait for database work only.
+  connection a wait for database work only. Flushes of event appends have a pool of one connection: after a
+  flush, every reader of its jobs queries at once, and the next flush must not queue behind them.
 - Opening applies the missing migrations, one replica at a time (a transaction-scoped advisory lock), and
   creates the ``?schema=`` schema if it is missing; every connection finds the tables through its
   ``search_path``.
@@ -84,6 +85,7 @@ class Pools:
         self._timeout = check_positive(connect_timeout, what="connect_timeout")
         self.queries: Pool | None = None
         self.locks: Pool | None = None
+        self.events: Pool | None = None
 
     def _advice(self, exc: Exception) -> str:
         where = self._target.where
@@ -140,11 +142,18 @@ class Pools:
                     timeout=self._timeout,
                     server_settings=self._settings("orchestrator-lock"),
                 )
+                events = await asyncpg.create_pool(
+                    self._target.dsn,
+                    min_size=0,
+                    max_size=1,
+                    timeout=self._timeout,
+                    server_settings=self._settings("orchestrator-events"),
+                )
             ready = True
         finally:
             if not ready:
                 queries.terminate()
-        self.queries, self.locks = queries, locks
+        self.queries, self.locks, self.events = queries, locks, events
 
     async def _migrate(self, pool: Pool, migrations: Sequence[Migration]) -> None:
         schema = self._target.schema
@@ -187,8 +196,8 @@ class Pools:
 
     async def close(self) -> None:
         """Close both pools (terminating one that fails to close)."""
-        pools = (self.queries, self.locks)
-        self.queries = self.locks = None
+        pools = (self.queries, self.locks, self.events)
+        self.queries = self.locks = self.events = None
         for pool in pools:
             if pool is None:
                 continue

@@ -136,7 +136,8 @@ class PostgresStore(StoreBase):
         min_size: connections the query pool keeps open.
         max_size: most connections the query pool opens.
         max_locks: most ``lock()`` blocks held (or waiting) at once; each holds a connection of a pool kept for
-            locks, opened when needed. The listener has one more connection.
+            locks, opened when needed. The listener has one more connection, and so have flushes of event
+            appends.
         connect_timeout: seconds to wait for a connection before failing.
         batch_events: write concurrent event appends together, one transaction per flush (group commit);
             ``False``: one transaction per append.
@@ -197,10 +198,13 @@ class PostgresStore(StoreBase):
         return self._live(self._pools.locks if locks else self._pools.queries)
 
     @contextlib.asynccontextmanager
-    async def _conn(self, action: str) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+    async def _conn(
+        self, action: str, *, events: bool = False
+    ) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
         """A pool connection for one operation, virtual time held throughout (waiting for a connection too:
-        the query pool's connections are only ever busy with database work)."""
-        pool = self._require_pool()
+        the query pool's connections are only ever busy with database work). ``events``: the connection kept
+        for flushes of event appends."""
+        pool = self._live(self._pools.events) if events else self._require_pool()
         with self._hold(), self._pools.errors(action):
             async with pool.acquire() as conn:
                 yield conn
@@ -378,7 +382,7 @@ class PostgresStore(StoreBase):
 
     async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
         action = batch_action(batch)
-        async with self._conn(action) as conn:
+        async with self._conn(action, events=True) as conn:
             for attempt in range(1, _DEADLOCK_RETRIES + 1):
                 try:
                     outcomes, changed = await write_events(

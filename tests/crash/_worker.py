@@ -167,7 +167,7 @@ class FlushCrashingPostgres(PostgresStore):
     async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
         if not self._crash.due(batch):
             return await super()._write_events(batch)
-        async with self._conn("appending events") as conn:
+        async with self._conn("appending events", events=True) as conn:
             transaction = conn.transaction()
             await transaction.start()  # write_events's own transaction becomes a savepoint in this one
             await write_pg_events(
