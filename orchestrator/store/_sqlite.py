@@ -342,7 +342,7 @@ class SQLiteStore(StoreBase):
         sql = find_jobs_sql(
             params, _COLS, statuses=statuses, job_name=job_name, route=route, before=before, limit=limit
         )
-        async with self._use("listing a page of jobs") as db:
+        async with self._read("listing a page of jobs") as db:
             rows: Any = await db.execute_fetchall(sql, params.values)
         return [job_from_row(row) for row in rows]
 
@@ -351,7 +351,7 @@ class SQLiteStore(StoreBase):
     ) -> dict[JobStatus, int]:
         params = Params(numbered=False)
         sql = count_jobs_sql(params, job_name=job_name, route=route)
-        async with self._use("counting jobs") as db:
+        async with self._read("counting jobs") as db:
             rows: Any = await db.execute_fetchall(sql, params.values)
         return status_counts(rows)
 
