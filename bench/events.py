@@ -10,8 +10,10 @@ configuration (``--configs``) gets the same load, one after the other, in this o
 - ``row-batch``: one event per token, written with group commit (one transaction per flush);
 - ``merged``: the default: consecutive token deltas of a run merged over ``token_window`` (50 ms), group commit.
 
-Columns: ``tokens/s`` tokens recorded per second (every token of every log, counted from the first start to the
-last job finished; each log checked against its result's text); ``rows`` token events stored; ``flushes`` batch
+Columns: ``steady tok/s`` tokens recorded per second while every run streams (the tokens stored between the
+moment the last run was started and the moment the first one finished, by their events' ``created_at``);
+``tokens/s`` over the whole run (every token of every log, from the first start to the last job finished,
+ramp-up and drain included; each log checked against its result's text); ``rows`` token events stored; ``flushes`` batch
 transactions; ``cpu`` CPU seconds of this process, ``us/token`` of them per token recorded (what one free core would
 sustain: ``1e6 / us/token`` tokens/s), ``pf cpu`` of the platform process, ``db cpu`` of the PostgreSQL server's processes (all of them share
 this machine's cores); and the latency of an event under that load, p50/p99: once every run is started, a probe
@@ -114,6 +116,7 @@ def start_platform(token: str, log: Path) -> tuple[subprocess.Popen[bytes], str]
 class Result:
     tokens: int
     seconds: float
+    steady_rate: float
     rows: int
     flushes: int
     cpu: float
@@ -241,17 +244,26 @@ async def run_config(
         cpu0, pf0, db0 = cpu_seconds(), process_cpu(platform_pid), postgres_cpu()
         t0 = time.perf_counter()
         handles = await asyncio.gather(*(stream.start(n) for n in range(runs)))
+        all_started = time.time()
         # latencies are measured while the runs stream (not during the burst of 200 starts)
         probing = asyncio.create_task(probe(orc.store, replica, f"probe-{secrets.token_hex(4)}", stop))
         lagging = asyncio.create_task(loop_lag(stop))
-        results = await asyncio.gather(*(h.result() for h in handles))
+        finished: list[float] = []
+
+        async def finish(handle: Any) -> Any:
+            result = await handle.result()
+            finished.append(time.time())
+            return result
+
+        results = await asyncio.gather(*(finish(h) for h in handles))
+        first_done = min(finished)
         elapsed = time.perf_counter() - t0
         cpu, pf_cpu = cpu_seconds() - cpu0, process_cpu(platform_pid) - pf0
         db_cpu = postgres_cpu() - db0 if url.startswith("postgres") else 0.0
         stop.set()
         local, remote = await probing
         lag = await lagging
-        tokens = rows = late = 0
+        tokens = rows = late = steady = 0
         for handle, result in zip(handles, results, strict=True):
             events = [e for e in await orc.store.events(handle.id) if e.type == EventType.TOKEN]
             text = "".join(str(e.data["token"]) for e in events)
@@ -263,10 +275,24 @@ async def run_config(
                 )
                 late += 1
             tokens += sum(deltas(e.data) for e in events)
+            steady += sum(deltas(e.data) for e in events if all_started <= e.created_at <= first_done)
             rows += len(events)
         batcher = getattr(store, "_batcher", None)
         flushes = batcher.flushes if batcher is not None else rows
-    return Result(tokens, elapsed, rows, flushes, cpu, pf_cpu, db_cpu, local, remote, lag, late)
+    return Result(
+        tokens,
+        elapsed,
+        steady / (first_done - all_started) if first_done > all_started else float("nan"),
+        rows,
+        flushes,
+        cpu,
+        pf_cpu,
+        db_cpu,
+        local,
+        remote,
+        lag,
+        late,
+    )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -324,6 +350,7 @@ async def main(args: argparse.Namespace) -> None:
                         (
                             kind,
                             config,
+                            f"{result.steady_rate:,.0f}",
                             f"{result.rate:,.0f}",
                             f"{result.tokens:,}",
                             f"{result.rows:,}",
@@ -346,6 +373,7 @@ async def main(args: argparse.Namespace) -> None:
     header = (
         "store",
         "config",
+        "steady tok/s",
         "tokens/s",
         "tokens",
         "rows",
@@ -363,7 +391,7 @@ async def main(args: argparse.Namespace) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
-    by = {(r[0], r[1]): float(r[2].replace(",", "")) for r in rows}
+    by = {(r[0], r[1]): float(r[2].replace(",", "")) for r in rows}  # the steady rates
     for kind in args.stores.split(","):
         base = by.get((kind, "row-tx"))
         for config in args.configs.split(","):
