@@ -11,7 +11,7 @@ the conversation's messages.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import anyio
@@ -46,7 +46,9 @@ class DispatchSupervisor:
         self._prefix = part_prefix(self._state)  # a<attempt>, or a<attempt>c<part> for a continuation part
         self._channel = str(self._state["channel_id"])
         self._aligner = ReplayAligner()
-        self._events = RunLog(ctx.store, record.id, clock=ctx.clock, window=ctx.token_window, spawn=self._spawn)
+        self._events = RunLog(
+            ctx.store, record.id, clock=ctx.clock, window=ctx.token_window, spawn=self._spawn
+        )
         self._tg: anyio.abc.TaskGroup | None = None
         self._partial: list[str] = []
         self._outcome: Outcome | None = None
@@ -96,7 +98,7 @@ class DispatchSupervisor:
                 # the process stopped between the tool call and its answer: answer it now
                 self._start(tg, self._answer, data, pos_key)
 
-    def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
+    def _spawn(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run the RunLog's writer (while tokens are pending) in the run's task group."""
         assert self._tg is not None, "tokens are logged only while the run follows its channel"
         self._start(self._tg, work)

@@ -25,7 +25,7 @@ time (the lease): two supervisors merging different spans of one stream would ke
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any
 
 import anyio
@@ -98,7 +98,7 @@ class RunLog:
         *,
         clock: Clock,
         window: float,
-        spawn: Callable[[Callable[[], Awaitable[None]]], None],
+        spawn: Callable[[Callable[[], Coroutine[Any, Any, None]]], object],
     ) -> None:
         self._store = store
         self._job_id = job_id

@@ -164,6 +164,10 @@ async def test_crash_between_parts_of_a_continued_dispatch(
             first_run = [e.type for e in await channel_history(client, first_channel)]
             assert first_run.count("completeBegin") == 1 and "result" not in first_run
             await assert_one_dispatch_run(client, second_channel)
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
