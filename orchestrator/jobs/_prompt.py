@@ -9,6 +9,7 @@ import types
 import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Union
 
 __all__ = ["Prompt", "Tool", "ToolHandler"]
@@ -49,12 +50,16 @@ class Tool:
         description: what the tool does, for the model.
         parameters: a JSON schema of type object.
         handler: the callable that answers; ``None`` declares the function without a live answer.
+        timeout: how long one call may take (``timedelta`` or seconds; ``None``: no bound). A call that takes
+            longer is answered with an error (``"... timed out after 30s"``) so that the run goes on; an async
+            handler is cancelled, a sync one is left to finish in its thread and its value dropped.
     """
 
     name: str
     description: str
     parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
     handler: ToolHandler | None = None
+    timeout: timedelta | float | None = None
 
     def __post_init__(self) -> None:
         if not _JS_IDENTIFIER.match(self.name) or len(self.name) > 64:
@@ -66,10 +71,26 @@ class Tool:
             raise ValueError(
                 f"tool {self.name!r} needs a description: the model reads it to decide when to call it"
             )
+        if self.timeout is not None:
+            seconds = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int | float)
+                or not 0 < seconds < float("inf")
+            ):
+                raise ValueError(
+                    f"tool {self.name!r}: timeout must be a positive timedelta or number of seconds (or None "
+                    f"for no bound), got {self.timeout!r}"
+                )
 
     @classmethod
     def from_callable(
-        cls, fn: ToolHandler, *, name: str | None = None, description: str | None = None
+        cls,
+        fn: ToolHandler,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: timedelta | float | None = None,
     ) -> Tool:
         """Build a tool from a typed Python function: its name, first docstring paragraph and parameters."""
         doc = inspect.getdoc(fn) or ""
@@ -86,7 +107,7 @@ class Tool:
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             schema["required"] = required
-        return cls(name=name or fn.__name__, description=desc, parameters=schema, handler=fn)
+        return cls(name=name or fn.__name__, description=desc, parameters=schema, handler=fn, timeout=timeout)
 
 
 def _as_tool(item: Tool | ToolHandler | Mapping[str, Any]) -> Tool | Mapping[str, Any]:
