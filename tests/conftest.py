@@ -58,7 +58,9 @@ class _SecretsCheck:
         for title, content in report.sections:
             self.sections += 1
             if SUITE_TOKEN in content:
-                self.leaks.append(f"{report.nodeid}: {title}")
+                at = content.index(SUITE_TOKEN)
+                context = content[max(0, at - 160) : at + 60].replace(SUITE_TOKEN, "<the token>")
+                self.leaks.append(f"{report.nodeid}: {title}: ...{context!r}...")
         if report.longrepr is not None and SUITE_TOKEN in str(report.longrepr):
             self.leaks.append(f"{report.nodeid}: failure text")
 
