@@ -222,3 +222,14 @@ async def test_a_traceback_through_the_auth_middleware_shows_no_token() -> None:
     assert "boom below" in out.getvalue()
     assert SUITE_TOKEN not in out.getvalue()
     assert seen == [[]]
+
+
+def test_an_event_the_store_could_not_record_is_taken_again_from_the_replay() -> None:
+    """After ``forget_last`` (the append failed), the replay of a re-subscription delivers that event as new."""
+    from orchestrator.supervise._align import ReplayAligner
+
+    aligner = ReplayAligner()
+    assert [aligner.feed("token", {"token": t}) for t in "ab"] == [0, 1]
+    aligner.forget_last()  # "b" was not recorded
+    aligner.reconnect()
+    assert [aligner.feed("token", {"token": t}) for t in "abc"] == [None, 1, 2]
