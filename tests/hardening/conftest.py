@@ -1,10 +1,25 @@
-"""The hardening suites print their figures at the end of the run: inputs per surface, refused, broken."""
+"""The hardening suites' platform fixture, and their figures printed at the end of the run."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
+from orchestrator import VirtualClock
+from orchestrator.local import LocalPlatform
+
+from .._token import SUITE_TOKEN
 from ._tally import FIGURES, TALLY
+
+
+@pytest.fixture
+async def platform() -> AsyncIterator[LocalPlatform]:
+    """A local platform on a virtual clock, with the suite's token, hosted in a task of its own."""
+    from orchestrator.testing.fixtures import hosted
+
+    async for p in hosted(LocalPlatform(clock=VirtualClock(), token=SUITE_TOKEN)):
+        yield p
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

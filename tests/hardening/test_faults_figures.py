@@ -7,14 +7,14 @@ any job's event log. A storm of 429s and 5xx on every endpoint: every job still 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import Counter
 
-from orchestrator import EventType, JobHandle
+from orchestrator import JobHandle
 from orchestrator.local import FaultRule, Faults, drop_stream, http_error, rate_limit
 from orchestrator.testing import local_harness
 
 from .._token import SUITE_TOKEN
+from ._logs import check_logs
 from ._tally import figure
 
 
@@ -32,22 +32,6 @@ class CountingFaults(Faults):
         return chosen
 
 
-async def _log_checks(handles: list[JobHandle]) -> tuple[int, int, int, int]:
-    """(token events, gaps, duplicates, reconnects) over every job's event log."""
-    tokens = gaps = duplicates = reconnects = 0
-    for handle in handles:
-        events = [e async for e in handle.events()]
-        seqs = [e.seq for e in events]
-        gaps += sum(1 for a, b in itertools.pairwise(seqs) if b != a + 1)
-        keys = [e.key for e in events if e.key]
-        duplicates += len(keys) - len(set(keys))
-        tokens += sum(1 for e in events if e.type == EventType.TOKEN)
-        reconnects += sum(1 for e in events if e.type == EventType.STREAM_RECONNECTED)
-        text = "".join(str(e.data["token"]) for e in events if e.type == EventType.TOKEN)
-        assert text == (await handle.result()).text, handle.id
-    return tokens, gaps, duplicates, reconnects
-
-
 async def test_ten_thousand_events_with_one_percent_of_streams_dropped() -> None:
     """200 dispatches streaming 50 tokens each (10,000 events) while 1 % of subscriptions are cut mid-stream:
     every job succeeds with 0 gaps and 0 duplicates in its event log."""
@@ -61,19 +45,16 @@ async def test_ten_thousand_events_with_one_percent_of_streams_dropped() -> None
 
         async with orc:
             handles = await asyncio.gather(*(chatty.start(n) for n in range(200)))
-            for handle in handles:
-                await handle.result()
-            statuses = Counter([(await handle.status()).value for handle in handles])
-            tokens, gaps, duplicates, reconnects = await _log_checks(list(handles))
+            logs = await check_logs(list(handles))
     figure(
         "faults: 1% of streams dropped",
-        f"{len(handles)} dispatches, {tokens} token events, {faults.fired['drop']} streams dropped, "
-        f"{reconnects} reconnects, {gaps} gaps, {duplicates} duplicates, statuses {dict(statuses)}",
+        f"{len(handles)} dispatches, {logs.tokens} token events, {faults.fired['drop']} streams dropped, "
+        f"{logs.reconnects} reconnects, {logs.gaps} gaps, {logs.duplicates} duplicates, ends {dict(logs.ends)}",
     )
-    assert statuses == {"succeeded": 200}
-    assert tokens >= 10_000
-    assert faults.fired["drop"] >= 1 and reconnects >= faults.fired["drop"]
-    assert (gaps, duplicates) == (0, 0)
+    assert logs.ends == {"succeeded": 200}
+    assert logs.tokens >= 10_000
+    assert faults.fired["drop"] >= 1 and logs.reconnects >= faults.fired["drop"]
+    assert (logs.gaps, logs.duplicates) == (0, 0)
 
 
 async def test_a_storm_of_429_and_5xx_on_every_endpoint_still_ends_every_job() -> None:

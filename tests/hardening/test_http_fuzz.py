@@ -86,14 +86,6 @@ def route_table(platform: LocalPlatform) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-async def platform() -> AsyncIterator[LocalPlatform]:
-    from orchestrator.testing.fixtures import hosted
-
-    async for p in hosted(LocalPlatform(clock=VirtualClock(), token=SUITE_TOKEN)):
-        yield p
-
-
-@pytest.fixture
 async def http(platform: LocalPlatform) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=platform.base_url, timeout=REAL_BACKSTOP) as c:
         yield c

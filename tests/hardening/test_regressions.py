@@ -9,21 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator import InvalidArgument, JobStatus, Prompt, RoutingError, Tool, VirtualClock, job
+from orchestrator import InvalidArgument, JobStatus, Prompt, RoutingError, Tool, job
 from orchestrator.local import LocalPlatform
 from orchestrator.testing import Harness
 
 from .._token import SUITE_TOKEN
 
 LISTS = ["/bot/list", "/conversation/list", "/task/list", "/event/log/list"]
-
-
-@pytest.fixture
-async def platform() -> AsyncIterator[LocalPlatform]:
-    from orchestrator.testing.fixtures import hosted
-
-    async for p in hosted(LocalPlatform(clock=VirtualClock(), token=SUITE_TOKEN)):
-        yield p
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ locked by another process's transaction. Clear errors, jobs resume, nothing acce
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import secrets
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +17,7 @@ from orchestrator import JobHandle, StoreError
 from orchestrator.testing import Harness
 
 from .._postgres import base_url, drop_schema
+from ._logs import check_logs
 from ._tally import figure
 
 
@@ -81,20 +80,13 @@ async def test_postgres_connections_killed_mid_run(harness: Harness, pg_url: tup
         for _ in range(2):
             await harness.clock.sleep(timedelta(seconds=90))
             killed += await _kill_own_connections(admin_url)
-        ends: Counter[str] = Counter()
-        gaps = 0
-        for handle in handles:
-            result = await handle.result()
-            ends[(await handle.status()).value] += 1
-            events = [e async for e in handle.events()]
-            seqs = [e.seq for e in events]
-            gaps += sum(1 for a, b in itertools.pairwise(seqs) if b != a + 1)
-            assert "".join(str(e.data["token"]) for e in events if e.type == "token") == result.text
+        logs = await check_logs(handles)
     figure(
-        "store: PostgreSQL connections killed", f"{killed} connections killed; ends {dict(ends)}; {gaps} gaps"
+        "store: PostgreSQL connections killed",
+        f"{killed} connections killed; ends {dict(logs.ends)}; {logs.gaps} gaps, {logs.duplicates} duplicates",
     )
     assert killed >= 2
-    assert (dict(ends), gaps) == ({"succeeded": 20}, 0)
+    assert (logs.ends, logs.gaps, logs.duplicates) == ({"succeeded": 20}, 0, 0)
 
 
 async def test_sqlite_file_locked_by_another_process_for_a_while(harness: Harness, tmp_path: Path) -> None:
@@ -113,7 +105,7 @@ async def test_sqlite_file_locked_by_another_process_for_a_while(harness: Harnes
     def work(n: int) -> str:
         return f"job {n} [[tokens 3]] [[sleep 1m]] [[tokens 3]] [[sleep 3m]] [[tokens 3]]"
 
-    with capture_logs() as logs:
+    with capture_logs() as captured:
         async with orc:
             handles = [await work.start(n) for n in range(10)]
             await harness.clock.sleep(timedelta(seconds=30))
@@ -126,21 +118,14 @@ async def test_sqlite_file_locked_by_another_process_for_a_while(harness: Harnes
                 blocker.execute("ROLLBACK")
             finally:
                 blocker.close()
-            ends: Counter[str] = Counter()
-            gaps = 0
-            for handle in handles:
-                result = await handle.result()
-                ends[(await handle.status()).value] += 1
-                events = [e async for e in handle.events()]
-                seqs = [e.seq for e in events]
-                gaps += sum(1 for a, b in itertools.pairwise(seqs) if b != a + 1)
-                assert "".join(str(e.data["token"]) for e in events if e.type == "token") == result.text
+            logs = await check_logs(handles)
     # the errors say what happened and what to do ("... held the database's write lock ...: retry, and look
     # for a process that keeps a transaction open")
-    locked = [line for line in logs if "write lock" in str(line)]
+    locked = [line for line in captured if "write lock" in str(line)]
     figure(
         "store: SQLite file locked",
-        f"{len(locked)} store errors logged while locked; ends {dict(ends)}; {gaps} gaps",
+        f"{len(locked)} store errors logged while locked; ends {dict(logs.ends)}; {logs.gaps} gaps, "
+        f"{logs.duplicates} duplicates",
     )
     assert locked and all("retry" in str(line) for line in locked)
-    assert (dict(ends), gaps) == ({"succeeded": 10}, 0)
+    assert (logs.ends, logs.gaps, logs.duplicates) == ({"succeeded": 10}, 0, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 import pytest
 from hypothesis import given
@@ -13,6 +14,8 @@ from orchestrator.platform import JSONLDecoder, SSEDecoder
 
 from . import _hostile as hostile
 from ._tally import broken, tried
+
+T = TypeVar("T", str, bytes)
 
 items = st.fixed_dictionaries(
     {"type": st.one_of(st.sampled_from(["token", "message", "result"]), hostile.json_values)},
@@ -32,7 +35,7 @@ wire = st.one_of(
 )
 
 
-def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+def _chunks(data: T, cuts: list[int]) -> list[T]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     out, last = [], 0
     for p in points:
@@ -78,12 +81,7 @@ def test_jsonl_decoder_raises_only_stream_protocol_errors(
 def test_sse_decoder_raises_only_stream_protocol_errors(text: str, cuts: list[int]) -> None:
     """Random and split SSE text decodes to events or raises StreamProtocolError, nothing else."""
     decoder = SSEDecoder(channel_items=True)
-    points = sorted({c % (len(text) + 1) for c in cuts})
-    parts, last = [], 0
-    for p in points:
-        parts.append(text[last:p])
-        last = p
-    parts.append(text[last:])
+    parts = _chunks(text, cuts)
 
     def feed() -> None:
         for part in parts:
