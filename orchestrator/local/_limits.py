@@ -12,7 +12,7 @@ breaks a limit is answered 4xx ``{message, code}`` naming the part of the reques
 text                         the path, every query parameter and every body string must be valid Unicode
                              (UTF-8 after percent-decoding; no lone surrogates such as ``"\\ud800"``) (400)
 numbers                      ``NaN`` and ``Infinity`` are not JSON (400)
-list ``take``                1..100; a number outside is clamped, anything else means 100 (``_lists``)
+list ``take``                over 100 means 100; 0, negative or not a number means 100 (``_lists``)
 ===========================  ==================================================================================
 
 Refusing text that cannot be encoded at the door is what keeps a stored record from breaking every later
