@@ -233,7 +233,7 @@ _KNOWN: weakref.WeakKeyDictionary[LocalPlatform, Known] = weakref.WeakKeyDiction
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(("method", "template"), ROUTES, ids=[f"{m} {t}" for m, t in ROUTES])
-@settings(max_examples=25)
+@settings(max_examples=max(25, settings().max_examples // 4))  # 25 in CI; 100 with the deep profile
 @given(data=st.data())
 async def test_every_route_survives_hostile_requests(
     platform: LocalPlatform, http: httpx.AsyncClient, method: str, template: str, data: st.DataObject
