@@ -225,3 +225,22 @@ def test_an_event_the_store_could_not_record_is_taken_again_from_the_replay() ->
     aligner.forget_last()  # "b" was not recorded
     aligner.reconnect()
     assert [aligner.feed("token", {"token": t}) for t in "abc"] == [None, 1, 2]
+
+
+async def test_a_prompt_over_a_mebibyte_is_sent_in_chunks_and_refused_with_413(harness: Harness) -> None:
+    """A 5 MB prompt reaches the platform through the default (aiohttp) transport without a ResourceWarning
+    (it was one, raised as an error), and the platform's 413 is a typed error; nothing else is recorded."""
+    from orchestrator import PlatformError
+
+    orc = harness.orchestrator()
+
+    @orc.job(runtime="1m")
+    def huge() -> str:
+        return "x" * 5_000_000
+
+    async with orc:
+        with pytest.raises(PlatformError, match="too large") as caught:
+            await huge.start()
+        assert caught.value.status == 413
+        (record,) = await orc.store.list_jobs()
+        assert record.status is JobStatus.FAILED
