@@ -142,7 +142,12 @@ class DispatchSupervisor:
                         if position is None:
                             continue
                         failures = 0
-                        await self._on_event(inner.type, inner.data, position, tg)
+                        try:
+                            await self._on_event(inner.type, inner.data, position, tg)
+                        except OrchestratorError:
+                            # not recorded (the store failed): the re-subscription's replay brings it back
+                            self._aligner.forget_last()
+                            raise
                         if self._outcome is not None:
                             return
             except AuthenticationError as exc:
@@ -175,9 +180,9 @@ class DispatchSupervisor:
             return
         event_type = PLATFORM_EVENT_TYPES.get(wire_type, f"platform.{wire_type}")
         payload = data if isinstance(data, Mapping) else {"value": data}
+        await self._ctx.store.append_event(self._record.id, event_type, payload, key=self._key(position))
         if wire_type == "token":
             self._partial.append(str(payload.get("token", "")))
-        await self._ctx.store.append_event(self._record.id, event_type, payload, key=self._key(position))
         if wire_type == "waitForChannelMessageBegin":
             self._start(tg, self._answer, payload, f"p{position}")
 
