@@ -12,6 +12,7 @@ from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BadRequestError as BadRequestError
 from ._errors import CeilingExceeded as CeilingExceeded
 from ._errors import ConfigurationError as ConfigurationError
+from ._errors import InvalidArgument as InvalidArgument
 from ._errors import JobCancelled as JobCancelled
 from ._errors import JobError as JobError
 from ._errors import JobFailed as JobFailed
@@ -60,6 +61,7 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "EventType",
+    "InvalidArgument",
     "Job",
     "JobCancelled",
     "JobError",

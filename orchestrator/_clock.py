@@ -351,12 +351,16 @@ class VirtualClock:
             self._schedule_tick(self._loop)
 
     async def _settle(self) -> None:
-        # let woken tasks run until nothing is runnable (bounded, so a busy loop cannot hang advance())
+        # let woken tasks run until nothing is runnable (bounded, so a busy loop cannot hang advance()); work the
+        # loop cannot see (a store's thread, under hold()) counts as runnable: waited for, in real time, up to 1 s
         for _ in range(1000):
+            if self._holds:
+                await asyncio.sleep(0.001)
+                continue
             await asyncio.sleep(0)
             if not self._loop_busy():
                 await asyncio.sleep(0)
-                if not self._loop_busy():
+                if not self._loop_busy() and not self._holds:
                     return
 
 

@@ -27,7 +27,8 @@ the boundary and chained (``raise X from exc``); they never reach the user untra
         ├── RoutingError              a job declaration that no route can hold
         ├── NotCancellable            ``cancel()`` on a route the platform cannot cancel
         ├── PlanRejected              a plan that fails validation, or a reply that holds no plan
-        └── ConfigurationError        missing or invalid configuration (token, store URL, ...)
+        ├── ConfigurationError        missing or invalid configuration (token, store URL, ...)
+        └── InvalidArgument           a value the API cannot take (also a ``ValueError`` and a ``TypeError``)
 
 Control flow never uses these: cancellation is not an error and is never caught by ``except Exception``.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "BadRequestError",
     "CeilingExceeded",
     "ConfigurationError",
+    "InvalidArgument",
     "JobCancelled",
     "JobError",
     "JobFailed",
@@ -250,3 +252,11 @@ class PlanRejected(UsageError):
 
 class ConfigurationError(UsageError):
     """Configuration is missing or invalid (a token, a base URL, a store URL)."""
+
+
+class InvalidArgument(UsageError, ValueError, TypeError):
+    """A value the API cannot take: wrong type, out of range, or text that cannot be encoded.
+
+    The message names the argument or field and says what to pass instead. It is also a ``ValueError`` and a
+    ``TypeError``, so code written against the builtin errors keeps working.
+    """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -125,3 +126,22 @@ async def test_cancelled_sleeper_leaves_no_timer() -> None:
         await clock.sleep(1000)
     await clock.sleep(1)
     assert clock.time() == 11
+
+
+async def test_advance_waits_for_work_under_hold_before_moving_on() -> None:
+    """advance() lets work the loop cannot see (a thread, under hold()) finish before it moves time further."""
+    clock = VirtualClock(autojump=False)
+    start = clock.time()
+    seen: list[float] = []
+
+    async def worker() -> None:
+        await clock.sleep(10)
+        with clock.hold():  # like the SQLite store's thread: the loop looks idle while it runs
+            await anyio.to_thread.run_sync(threading.Event().wait, 0.05)
+        seen.append(clock.time() - start)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(worker)
+        await clock.advance(0)
+        await clock.advance(20)
+    assert seen == [10.0]

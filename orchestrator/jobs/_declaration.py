@@ -117,23 +117,32 @@ def make_definition(
     max_continuations: int = 3,
 ) -> JobDefinition:
     """Validate a declaration and route it; every problem is a :class:`RoutingError` saying what to declare."""
+    if name is not None and not isinstance(name, str):
+        raise RoutingError(f"@job name= must be a str, got {type(name).__name__}")
     job_name = str(name or getattr(fn, "__name__", None) or "job")
-    where = f"job {job_name!r}"
+    where = f"job {job_name[:140]!r}"
+    _check_types(where, cancellable, interactive, schedule, timezone, max_concurrency, retries)
     if not _NAME.match(job_name):
         raise RoutingError(f"{where}: a job name may use letters, digits and _ . : - (1-128 characters)")
     if not callable(fn):
         raise RoutingError(f"{where}: @job decorates a function returning a Prompt or str, got {fn!r}")
     try:
         rt = None if runtime is None else parse_duration(runtime, what="runtime")
-    except ValueError as exc:
-        raise RoutingError(f"{where}: {exc}") from exc
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise RoutingError(
+            f"{where}: runtime {runtime!r} is not a duration ({exc}); pass a timedelta, seconds or '20m'"[
+                :400
+            ]
+        ) from exc
     if rt is not None and rt <= timedelta(0):
         raise RoutingError(f"{where}: runtime must be positive, got {runtime!r}")
     forced: Route | None
     try:
         forced = None if route is None else Route(route)
-    except ValueError as exc:
-        raise RoutingError(f"{where}: route {route!r} is not one of {[r.value for r in Route]}") from exc
+    except (ValueError, TypeError) as exc:
+        raise RoutingError(
+            f"{where}: route {route!r} is not one of {[r.value for r in Route]}"[:400]
+        ) from exc
     if schedule is not None:
         validate_schedule(schedule, timezone, where=where)
         required = [
@@ -185,6 +194,29 @@ def make_definition(
         decision=decision,
         bounds=bounds,
     )
+
+
+def _check_types(
+    where: str,
+    cancellable: object,
+    interactive: object,
+    schedule: object,
+    timezone: object,
+    max_concurrency: object,
+    retries: object,
+) -> None:
+    for label, flag in (("cancellable", cancellable), ("interactive", interactive)):
+        if not isinstance(flag, bool):
+            raise RoutingError(f"{where}: {label}= must be True or False, got {flag!r}"[:300])
+    for label, text in (("schedule", schedule), ("timezone", timezone)):
+        if text is not None and not isinstance(text, str):
+            raise RoutingError(f"{where}: {label}= must be a str (or None), got {type(text).__name__}")
+    if max_concurrency is not None and (
+        isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
+    ):
+        raise RoutingError(f"{where}: max_concurrency= must be an int of at least 1 (or None for no limit)")
+    if isinstance(retries, bool) or not isinstance(retries, int):
+        raise RoutingError(f"{where}: retries= must be an int, 0 or more, got {retries!r}"[:300])
 
 
 def reroute(d: JobDefinition, policy: RoutingPolicy) -> RouteDecision:

@@ -7,7 +7,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .._clock import move_on_after
-from .._errors import CeilingExceeded, JobCancelled, JobFailed, JobTimedOut, ResultTimeout, UsageError
+from .._duration import parse_duration
+from .._errors import (
+    CeilingExceeded,
+    InvalidArgument,
+    JobCancelled,
+    JobFailed,
+    JobTimedOut,
+    ResultTimeout,
+    UsageError,
+)
 from ..store import JobEvent, JobRecord, JobStatus, iterate_events
 from ._result import JobResult
 from ._routing import Route
@@ -90,6 +99,15 @@ class JobHandle:
             (``timeout=``, a task's ``maxTime``). ResultTimeout: ``timeout`` ran out
             (the job goes on).
         """
+        if timeout is not None:
+            try:
+                timeout = parse_duration(timeout, what="timeout")
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise InvalidArgument(
+                    f"result(timeout={timeout!r}): pass None, a timedelta or seconds of 0 or more ({exc})"[
+                        :400
+                    ]
+                ) from None
         store = self._orc.store
         finished: JobRecord | None = None
         async with move_on_after(self._orc.clock, timeout), store.watch(self.id) as watch:

@@ -9,9 +9,12 @@ import types
 import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Union
 
-__all__ = ["Prompt", "Tool", "ToolHandler"]
+from .._errors import InvalidArgument
+
+__all__ = ["Prompt", "Tool", "ToolHandler", "check_text"]
 
 ToolHandler = Callable[..., Any] | Callable[..., Awaitable[Any]]
 
@@ -24,6 +27,17 @@ _JSON_TYPES: dict[Any, str] = {
     list: "array",
     dict: "object",
 }
+
+
+def check_text(value: str, where: str) -> None:
+    """Refuse text that UTF-8 cannot hold (a lone surrogate such as ``"\\ud800"``), naming where it is."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(
+            f"{where} is not valid Unicode: {exc.reason} at character {exc.start}; pass text that encodes as "
+            "UTF-8 (a lone surrogate usually comes from decoding bytes with errors='surrogateescape')"
+        ) from None
 
 
 def _json_type(annotation: Any) -> dict[str, Any]:
@@ -49,27 +63,58 @@ class Tool:
         description: what the tool does, for the model.
         parameters: a JSON schema of type object.
         handler: the callable that answers; ``None`` declares the function without a live answer.
+        timeout: how long one call may take (``timedelta`` or seconds; ``None``: no bound). A call that takes
+            longer is answered with an error (``"... timed out after 30s"``) so that the run goes on; an async
+            handler is cancelled, a sync one is left to finish in its thread and its value dropped.
     """
 
     name: str
     description: str
     parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
     handler: ToolHandler | None = None
+    timeout: timedelta | float | None = None
 
     def __post_init__(self) -> None:
-        if not _JS_IDENTIFIER.match(self.name) or len(self.name) > 64:
-            raise ValueError(
+        if not isinstance(self.name, str) or not _JS_IDENTIFIER.match(self.name) or len(self.name) > 64:
+            raise InvalidArgument(
                 f"tool name {self.name!r} is not allowed: use a JavaScript identifier (letters, digits, _ or $, "
                 "not starting with a digit) of at most 64 characters"
             )
-        if not self.description:
-            raise ValueError(
-                f"tool {self.name!r} needs a description: the model reads it to decide when to call it"
+        if not isinstance(self.description, str) or not self.description.strip():
+            raise InvalidArgument(
+                f"tool {self.name!r} needs a description (a non-empty str): the model reads it to decide when "
+                "to call it"
             )
+        check_text(self.description, f"tool {self.name!r}: description")
+        if not isinstance(self.parameters, Mapping) or self.parameters.get("type") != "object":
+            raise InvalidArgument(
+                f"tool {self.name!r}: parameters must be a JSON schema mapping of type object, e.g. "
+                f"{{'type': 'object', 'properties': {{}}}}, got {type(self.parameters).__name__}"
+            )
+        if self.handler is not None and not callable(self.handler):
+            raise InvalidArgument(
+                f"tool {self.name!r}: handler must be callable (or None), got {self.handler!r}"
+            )
+        if self.timeout is not None:
+            seconds = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int | float)
+                or not 0 < seconds < float("inf")
+            ):
+                raise InvalidArgument(
+                    f"tool {self.name!r}: timeout must be a positive timedelta or number of seconds (or None "
+                    f"for no bound), got {self.timeout!r}"
+                )
 
     @classmethod
     def from_callable(
-        cls, fn: ToolHandler, *, name: str | None = None, description: str | None = None
+        cls,
+        fn: ToolHandler,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: timedelta | float | None = None,
     ) -> Tool:
         """Build a tool from a typed Python function: its name, first docstring paragraph and parameters."""
         doc = inspect.getdoc(fn) or ""
@@ -86,7 +131,7 @@ class Tool:
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             schema["required"] = required
-        return cls(name=name or fn.__name__, description=desc, parameters=schema, handler=fn)
+        return cls(name=name or fn.__name__, description=desc, parameters=schema, handler=fn, timeout=timeout)
 
 
 def _as_tool(item: Tool | ToolHandler | Mapping[str, Any]) -> Tool | Mapping[str, Any]:
@@ -94,7 +139,7 @@ def _as_tool(item: Tool | ToolHandler | Mapping[str, Any]) -> Tool | Mapping[str
         return item
     if callable(item):
         return Tool.from_callable(item)
-    raise TypeError(
+    raise InvalidArgument(
         f"a Prompt function must be a Tool, a callable or a wire mapping, got {type(item).__name__}"
     )
 
@@ -124,22 +169,61 @@ class Prompt:
     contact_id: str | Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        for label in ("text", "conversation_id", "bot_id", "backstory", "model", "dataset_id", "skillset_id"):
+            value = getattr(self, label)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise InvalidArgument(
+                        f"Prompt {label} must be a str (or None), got {type(value).__name__}"
+                    )
+                check_text(value, f"Prompt {label}")
         if self.text is not None and self.messages is not None:
-            raise ValueError("a Prompt takes text or messages, not both: put the text in the last message")
+            raise InvalidArgument(
+                "a Prompt takes text or messages, not both: put the text in the last message"
+            )
+        if self.messages is not None and (
+            isinstance(self.messages, str | bytes | Mapping) or not isinstance(self.messages, Sequence)
+        ):
+            raise InvalidArgument(
+                f"Prompt messages must be a list of {{'type', 'text'}} mappings, got {type(self.messages).__name__}"
+            )
         if self.conversation_id is None and not self.text and not self.messages:
-            raise ValueError(
+            raise InvalidArgument(
                 "a Prompt needs text or messages (or a conversation_id to continue a stateful conversation)"
             )
         if self.conversation_id is not None and self.messages is not None:
-            raise ValueError(
+            raise InvalidArgument(
                 "a stateful Prompt (conversation_id) takes text, not messages: the platform keeps the history"
             )
-        if self.messages is not None:
-            for i, message in enumerate(self.messages):
-                if not isinstance(message, Mapping) or "type" not in message or "text" not in message:
-                    raise ValueError(
-                        f"messages[{i}] must be a mapping with 'type' and 'text', got {message!r}"
+        for i, message in enumerate(self.messages or ()):
+            if not isinstance(message, Mapping) or "type" not in message or "text" not in message:
+                raise InvalidArgument(
+                    f"messages[{i}] must be a mapping with 'type' and 'text', got {message!r}"[:300]
+                )
+            for key in ("type", "text"):
+                if not isinstance(message[key], str):
+                    raise InvalidArgument(
+                        f"messages[{i}].{key} must be a str, got {type(message[key]).__name__}"
                     )
+                check_text(message[key], f"messages[{i}].{key}")
+        for label in ("extensions", "limits"):
+            value = getattr(self, label)
+            if value is not None and not isinstance(value, Mapping):
+                raise InvalidArgument(
+                    f"Prompt {label} must be a mapping (or None), got {type(value).__name__}"
+                )
+        for key, number in (self.limits or {}).items():
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise InvalidArgument(f"Prompt limits[{key!r}] must be a positive int, got {number!r}"[:300])
+        if self.contact_id is not None and not isinstance(self.contact_id, str | Mapping):
+            raise InvalidArgument(
+                f"Prompt contact_id must be a str or a mapping, got {type(self.contact_id).__name__}"
+            )
+        if isinstance(self.functions, str | bytes | Mapping) or not isinstance(self.functions, Sequence):
+            raise InvalidArgument(
+                f"Prompt functions must be a list of Tools, callables or wire mappings, got "
+                f"{type(self.functions).__name__}"
+            )
         object.__setattr__(self, "functions", tuple(_as_tool(f) for f in self.functions))
 
     @classmethod
@@ -149,7 +233,10 @@ class Prompt:
             return value
         if isinstance(value, str):
             return cls(text=value)
-        raise TypeError(f"a job function must return a Prompt or a str, got {type(value).__name__}")
+        raise InvalidArgument(
+            f"a job function must return a Prompt or a str, got {type(value).__name__}: return "
+            "Prompt(text=...) or the prompt text"
+        )
 
     @property
     def stateful(self) -> bool:

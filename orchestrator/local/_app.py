@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount
 from . import _bots, _channel_api, _completions, _conversations, _dispatch, _eventlog_api, _exports, _tasks
 from ._errors import BearerAuth, error_body, exception_handlers
 from ._faults import Faults, FaultsMiddleware
+from ._limits import RequestGuard
 from ._services import Services
 from ._wire import json_response
 
@@ -40,6 +41,7 @@ def build_app(services: Services, *, token: str, faults: Callable[[], Faults]) -
         routes=[Mount(prefix, routes=_routes()) for prefix in PREFIXES],
         middleware=[
             Middleware(BearerAuth, token=token),
+            Middleware(RequestGuard),
             Middleware(FaultsMiddleware, faults=faults, clock=core.clock),
         ],
         exception_handlers=handlers,

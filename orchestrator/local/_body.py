@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ._errors import bad_request
+from ._limits import parse_json
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -43,14 +43,11 @@ def _kind(value: object) -> str:
 
 
 async def read_body(request: Request) -> Body:
-    """The request's JSON object body; an empty body is ``{}``."""
+    """The request's JSON object body, within the limits of :mod:`._limits`; an empty body is ``{}``."""
     raw = await request.body()
     if not raw.strip():
         return Body({})
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise bad_request(f"Request body is not valid JSON ({exc}): send a JSON object") from exc
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise bad_request(f"Request body must be a JSON object, got {_kind(data)}")
     return Body(data)

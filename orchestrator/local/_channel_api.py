@@ -3,6 +3,8 @@ helper that the conversation monitor, the task workflow feed and the event log a
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -13,7 +15,7 @@ from ._core import core_of
 from ._errors import bad_request
 from ._wire import EventStream, Frame, json_response, negotiate
 
-__all__ = ["NOP", "history_length", "routes", "subscription"]
+__all__ = ["CHANNEL_ALPHABET", "NOP", "check_channel_id", "history_length", "routes", "subscription"]
 
 NOP = Frame("nop", {})
 _MIN_CHANNEL = 16
@@ -28,14 +30,27 @@ def history_length(body: Body, maximum: int = 10_000) -> int:
     return value
 
 
-def channel_id(request: Request) -> str:
-    """The ``{channelId}`` path parameter: at least 16 printable characters."""
-    ident = str(request.path_params["channel_id"])
-    if len(ident) < _MIN_CHANNEL:
-        raise bad_request(f"channelId is too short: {len(ident)} characters, at least {_MIN_CHANNEL}")
-    if len(ident) > _MAX_CHANNEL or not ident.isprintable():
-        raise bad_request(f"channelId must be at most {_MAX_CHANNEL} printable characters")
+CHANNEL_ALPHABET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@$-]*\Z")
+"""What a channel id is made of: letters, digits and ``_ . : @ $ -`` (a uuid, a cuid, ``name_<hex>``)."""
+
+
+def check_channel_id(ident: str, *, field: str = "channelId", minimum: int = _MIN_CHANNEL) -> str:
+    """Refuse a channel id that is too short or long, or holds spaces, slashes or other characters."""
+    if len(ident) < minimum:
+        raise bad_request(f"{field} is too short: {len(ident)} characters, at least {minimum}")
+    if len(ident) > _MAX_CHANNEL:
+        raise bad_request(f"{field} is too long: {len(ident)} characters, at most {_MAX_CHANNEL}")
+    if not CHANNEL_ALPHABET.match(ident):
+        raise bad_request(
+            f"{field} {ident[:40]!r} may hold only letters, digits and _ . : @ $ - (starting with a letter or "
+            "digit): use a random id such as uuid4().hex"
+        )
     return ident
+
+
+def channel_id(request: Request) -> str:
+    """The ``{channelId}`` path parameter: 16 to 256 characters of :data:`CHANNEL_ALPHABET`."""
+    return check_channel_id(str(request.path_params["channel_id"]))
 
 
 def subscription(

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._body import Body, read_body
+from ._channel_api import check_channel_id
 from ._completions import agent_request
 from ._conversations import conversation
 from ._core import core_of
@@ -26,7 +27,8 @@ _MIN_CHANNEL = 24
 
 
 def _channel_id(body: Body) -> str | None:
-    return body.text("channelId", min_len=_MIN_CHANNEL, max_len=256)
+    ident = body.text("channelId")
+    return None if ident is None else check_channel_id(ident, minimum=_MIN_CHANNEL)
 
 
 async def dispatch(request: Request) -> Response:

@@ -31,6 +31,8 @@ CODES: dict[int, str] = {
     405: "METHOD_NOT_ALLOWED",
     408: "TIMEOUT",
     409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
     422: "UNPROCESSABLE_ENTITY",
     429: "TOO_MANY_REQUESTS",
     500: "INTERNAL_SERVER_ERROR",
@@ -95,10 +97,8 @@ class BearerAuth:
         self.app = app
         self._token = token.encode()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def _check(self, scope: Scope) -> str | None:
+        """``None`` when the request carries the token, else why not (the credential dies with this frame)."""
         given = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -106,9 +106,20 @@ class BearerAuth:
                 break
         scheme, _, credential = given.partition(b" ")
         if scheme.lower() == b"bearer" and secrets.compare_digest(credential.strip(), self._token):
+            return None
+        return "no authorization header" if not given else "the token is not valid"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        reason = "no authorization header" if not given else "the token is not valid"
+        reason = self._check(scope)
+        if reason is None:
+            # past this point nothing needs the credential: a traceback that shows the locals of the frames
+            # below (rich, structlog's dev renderer) must not show the token
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"authorization"]}
+            await self.app(scope, receive, send)
+            return
         body = dumps(error_body(401, f"Not authenticated ({reason}): send 'authorization: Bearer <token>'"))
         await send(
             {

@@ -57,8 +57,16 @@ def _compact(obj: Any) -> str:
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON."""
-    return _compact(obj).encode()
+    """Compact UTF-8 JSON; text that UTF-8 cannot hold (a lone surrogate) is written as a ``\\uXXXX`` escape.
+
+    The request boundary refuses such text (``_limits``), so the fallback only guards what an agent produced:
+    a response is always written, never a 500 for a value already stored.
+    """
+    text = _compact(obj)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -16,6 +16,7 @@ from typing import Any
 from croniter import croniter
 
 from .._duration import Duration, positive_duration
+from .._errors import InvalidArgument
 from ..jobs import SCHEDULE_PRESETS, format_duration
 from ._proposal import Proposal
 
@@ -58,13 +59,20 @@ def _timezones(value: Iterable[str] | None) -> frozenset[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        raise ValueError("allowed_timezones takes a collection of IANA names, not one string")
-    zones = frozenset(value)
+        raise InvalidArgument("allowed_timezones takes a collection of IANA names, not one string")
+    try:
+        zones = frozenset(value)
+    except TypeError as exc:
+        raise InvalidArgument(
+            f"allowed_timezones takes a collection of IANA names, got {type(value).__name__}"
+        ) from exc
     for name in zones:
+        if not isinstance(name, str):
+            raise InvalidArgument(f"allowed_timezones: {name!r} is not an IANA timezone name (a str)"[:300])
         try:
             zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
+            raise InvalidArgument(
                 f"allowed_timezones: {name!r} is not an IANA timezone name (e.g. 'Europe/London')"
             ) from exc
     return zones
@@ -113,10 +121,15 @@ class PlanPolicy:
         default_runtime: Duration = timedelta(hours=1),
         max_start_delay: Duration = timedelta(days=90),
     ) -> None:
+        for label, number in (("max_tasks", max_tasks), ("max_instruction_length", max_instruction_length)):
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise InvalidArgument(f"{label} must be an int, got {type(number).__name__}")
+        if not isinstance(name_pattern, str):
+            raise InvalidArgument(f"name_pattern must be a str, got {type(name_pattern).__name__}")
         if max_tasks < 1:
-            raise ValueError(f"max_tasks must be at least 1, got {max_tasks}")
+            raise InvalidArgument(f"max_tasks must be at least 1, got {max_tasks}")
         if max_instruction_length < 1:
-            raise ValueError(f"max_instruction_length must be at least 1, got {max_instruction_length}")
+            raise InvalidArgument(f"max_instruction_length must be at least 1, got {max_instruction_length}")
         durations = {
             "min_interval": min_interval,
             "max_task_runtime": max_task_runtime,
@@ -125,19 +138,22 @@ class PlanPolicy:
             "max_start_delay": max_start_delay,
         }
         for label, value in durations.items():
-            object.__setattr__(self, label, positive_duration(value, what=label))
+            try:
+                object.__setattr__(self, label, positive_duration(value, what=label))
+            except ValueError as exc:
+                raise InvalidArgument(str(exc)) from None
         object.__setattr__(self, "max_tasks", max_tasks)
         object.__setattr__(self, "max_instruction_length", max_instruction_length)
         object.__setattr__(self, "name_pattern", name_pattern)
         if self.default_runtime > self.max_task_runtime:
-            raise ValueError("default_runtime must not exceed max_task_runtime")
+            raise InvalidArgument("default_runtime must not exceed max_task_runtime")
         if self.max_task_runtime > self.max_total_runtime:
-            raise ValueError("max_task_runtime must not exceed max_total_runtime")
+            raise InvalidArgument("max_task_runtime must not exceed max_total_runtime")
         object.__setattr__(self, "allowed_timezones", _timezones(allowed_timezones))
         try:
             object.__setattr__(self, "_name_re", re.compile(self.name_pattern))
-        except re.error as exc:
-            raise ValueError(
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise InvalidArgument(
                 f"name_pattern {self.name_pattern!r} is not a regular expression: {exc}"
             ) from exc
 

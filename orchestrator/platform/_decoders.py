@@ -72,15 +72,31 @@ class JSONLDecoder:
     :class:`StreamProtocolError` quoting the start of the line. The events of the lines before a malformed
     one are returned first; the error is raised by the next call (and every call after it). Unknown types,
     ``ping`` and ``nop`` are yielded.
+
+    Args:
+        max_line: the longest line held back waiting for its newline (characters or bytes); a longer one
+            raises :class:`StreamProtocolError`, so that a stream without newlines cannot use unbounded memory.
     """
 
-    __slots__ = ("_bytes", "_error", "_scan", "_text")
+    __slots__ = ("_bytes", "_error", "_max_line", "_scan", "_text")
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_line: int = 64 * 1024 * 1024) -> None:
         self._text: list[str] = []
         self._bytes: list[bytes] = []
         self._error: StreamProtocolError | None = None
         self._scan = scanner()
+        self._max_line = max_line
+
+    def _bound(self, events: list[StreamEvent]) -> list[StreamEvent]:
+        """``events``; past ``max_line`` held back, the decoder fails (after delivering ``events``)."""
+        if self.pending > self._max_line:
+            start = (self._text[0] if self._text else self._bytes[0])[:80]
+            self._text.clear()
+            self._bytes.clear()
+            self._error = malformed(start, f"a line of over {self._max_line} without a newline")
+            if not events:
+                raise self._error
+        return events
 
     @property
     def pending(self) -> int:
@@ -104,7 +120,7 @@ class JSONLDecoder:
             if "\n" not in chunk:
                 if chunk:
                     self._text.append(chunk)
-                return []
+                return self._bound([])
             if self._text:
                 self._text.append(chunk)
                 chunk = "".join(self._text)
@@ -113,7 +129,7 @@ class JSONLDecoder:
             rest = lines.pop()
             if rest:
                 self._text.append(rest)
-            return self._decode(lines)
+            return self._bound(self._decode(lines))
         if isinstance(chunk, bytes | bytearray | memoryview):
             return self._feed_bytes(bytes(chunk))
         raise TypeError(f"JSONLDecoder.feed() takes str or bytes, got {type(chunk).__name__}")
@@ -125,7 +141,7 @@ class JSONLDecoder:
         if cut < 0:
             if data:
                 self._bytes.append(data)
-            return []
+            return self._bound([])
         if self._bytes:
             cut += sum(map(len, self._bytes))
             self._bytes.append(data)
@@ -134,7 +150,7 @@ class JSONLDecoder:
         if cut + 1 < len(data):
             self._bytes.append(data[cut + 1 :])
         # a newline byte never occurs inside a UTF-8 sequence, so everything before the last one decodes whole
-        return self._decode_bytes(data[:cut])
+        return self._bound(self._decode_bytes(data[:cut]))
 
     def flush(self) -> list[StreamEvent]:
         """Decode the last line when the stream did not end with a newline; reset the decoder.

@@ -108,6 +108,24 @@ class _MappedStream(httpx.AsyncByteStream):
             _reraise(exc, self._request)
 
 
+_LARGE_BODY = 1024 * 1024  # aiohttp warns (an error under -W error) when it is handed more bytes at once
+_CHUNK = 64 * 1024
+
+
+def _streamed(request: httpx.Request) -> httpx.Request:
+    """``request`` with its body sent in chunks (a large prompt must not reach aiohttp as one bytes object)."""
+    body = request.content
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), _CHUNK):
+            yield body[start : start + _CHUNK]
+
+    headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
+    return httpx.Request(
+        request.method, request.url, headers=headers, content=chunks(), extensions=request.extensions
+    )
+
+
 class _Transport(httpx.AsyncBaseTransport):
     def __init__(self, *, verify: ssl.SSLContext | bool, keepalive_expiry: float) -> None:
         self._ssl = httpx.create_ssl_context(verify=verify, trust_env=True)
@@ -122,6 +140,8 @@ class _Transport(httpx.AsyncBaseTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if len(request.content) > _LARGE_BODY:
+            request = _streamed(request)
         # (try/except rather than a context manager: this runs for every request and every body read)
         try:
             response = await self._inner.handle_async_request(request)

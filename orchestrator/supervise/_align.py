@@ -100,6 +100,12 @@ class ReplayAligner:
         self._seen += 1
         return position
 
+    def forget_last(self) -> None:
+        """Undo the last new position (its event could not be recorded): a replay delivers it again as new."""
+        if self._seen and self._fps:
+            self._fps.pop()
+            self._seen -= 1
+
 
 def fingerprint_of(event: Mapping[str, Any]) -> bytes:
     """The fingerprint of a raw ``{type, data}`` event mapping."""

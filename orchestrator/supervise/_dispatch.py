@@ -159,7 +159,12 @@ class DispatchSupervisor:
                         if position is None:
                             continue
                         failures = 0
-                        await self._on_event(inner.type, inner.data, position, tg)
+                        try:
+                            await self._on_event(inner.type, inner.data, position, tg)
+                        except OrchestratorError:
+                            # not recorded (the store failed): the re-subscription's replay brings it back
+                            self._aligner.forget_last()
+                            raise
                         if self._outcome is not None:
                             return
             except AuthenticationError as exc:

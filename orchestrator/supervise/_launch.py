@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .._errors import PlatformConnectionError, PlatformTimeout, PlatformUnavailable, RateLimitedError
 from ..jobs import EventType
 from ..store import JobRecord, JobStatus
 from ._context import SupervisorContext, log
@@ -33,6 +34,37 @@ SCHEDULE_META_KEY = "orchestratorSchedule"
 BOT_META_KEY = "orchestratorBot"
 
 
+_TRANSIENT = (RateLimitedError, PlatformUnavailable, PlatformTimeout, PlatformConnectionError)
+_CREATE_ATTEMPTS = 6
+
+
+async def create_reconciled(
+    ctx: SupervisorContext,
+    what: str,
+    create: Callable[[], Awaitable[str]],
+    find: Callable[[], Awaitable[str | None]],
+) -> str:
+    """``create()`` a record the platform has no idempotency key for, through 429s and 5xx.
+
+    After a transient failure the record may exist all the same (a 5xx after the write): wait (``Retry-After``
+    or a backoff, on the clock), look it up by its ``meta`` key, and create it again only when it is not there.
+    """
+    for attempt in range(1, _CREATE_ATTEMPTS + 1):
+        try:
+            return await create()
+        except _TRANSIENT as exc:
+            if attempt == _CREATE_ATTEMPTS:
+                raise
+            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+            delay = retry_after if retry_after is not None else min(2.0**attempt, 30.0)
+            log.info(f"{what} failed, reconciling", attempt=attempt, error=str(exc), wait=delay)
+            await ctx.clock.sleep(delay)
+            found = await find()
+            if found is not None:
+                return found
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -50,10 +82,13 @@ async def ensure_bot(ctx: SupervisorContext, bot_id: str | None, config: Mapping
         cached = await ctx.store.get_meta(meta_key)
         if isinstance(cached, str):
             return cached
-        found: str | None = None
-        async for bot in ctx.client.bots.list(meta={BOT_META_KEY: key}, take=1):
-            found = bot.id
-            break
+
+        async def find() -> str | None:
+            async for bot in ctx.client.bots.list(meta={BOT_META_KEY: key}, take=1):
+                return bot.id
+            return None
+
+        found = await find()
         if found is None:
             body = {
                 "name": f"orchestrator-{key[:8]}",
@@ -61,7 +96,7 @@ async def ensure_bot(ctx: SupervisorContext, bot_id: str | None, config: Mapping
                 **dict(config),
                 "meta": {BOT_META_KEY: key},
             }
-            found = await ctx.client.bots.create(body)
+            found = await create_reconciled(ctx, "bot create", lambda: ctx.client.bots.create(body), find)
             log.info("bot created for task runs", bot_id=found, config_hash=key)
         await ctx.store.set_meta(meta_key, found)
         return found
@@ -116,18 +151,28 @@ async def launch(ctx: SupervisorContext, record: JobRecord) -> JobRecord:
             if task_id is None:
                 bot_id = await ensure_bot(ctx, task_spec.get("bot_id"), task_spec.get("bot_config") or {})
                 body = {**dict(task_spec["task"]), "botId": bot_id, "meta": meta}
-                task_id = await ctx.client.tasks.create(body)
+                task_id = await create_reconciled(
+                    ctx,
+                    "task create",
+                    lambda: ctx.client.tasks.create(body),
+                    lambda: find_task(ctx, {KEY_META_KEY: key}),
+                )
             record = await ctx.store.update_job(record.id, state={"task_id": task_id})
         if not record.state.get("triggered_at"):
             # triggered already (by a process that stopped before noting it)? Then the newest execution is a
             # new one: not the run a retry replaces
             previous = record.state.get("previous_execution")
-            has_run = False
-            async for execution in ctx.client.tasks.executions(str(task_id), take=1):
-                has_run = execution.id != previous
-                break
-            if not has_run:
-                await ctx.client.tasks.trigger(str(task_id))
+            tid = str(task_id)
+
+            async def newest_run() -> str | None:
+                async for execution in ctx.client.tasks.executions(tid, take=1):
+                    return execution.id if execution.id != previous else None
+                return None
+
+            if await newest_run() is None:
+                await create_reconciled(
+                    ctx, "task trigger", lambda: ctx.client.tasks.trigger(tid), newest_run
+                )
             state["triggered_at"] = now
         started = float(record.state.get("started_at") or now)
         state.update(task_id=task_id, started_at=started)

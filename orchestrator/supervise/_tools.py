@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .._clock import VirtualClock
+from .._clock import VirtualClock, move_on_after, to_seconds
 from .._errors import OrchestratorError
 from ..jobs import EventType, Tool
 from ..store import JobRecord
@@ -40,29 +40,75 @@ def parse_tool_call(data: Any) -> tuple[str, str, dict[str, Any]]:
     return channel, name, args
 
 
+class ToolTimeout(Exception):
+    """A tool call ran past its declared ``timeout`` (answered to the model as an error)."""
+
+
 async def _invoke(ctx: SupervisorContext, tool: Tool, args: dict[str, Any]) -> Any:
     handler = tool.handler
     assert handler is not None
+    bound = None if tool.timeout is None else to_seconds(tool.timeout)
     if inspect.iscoroutinefunction(handler):
-        return await handler(**args)
-    # a sync tool may block: run it in a worker thread; virtual time must not jump meanwhile
+        async with move_on_after(ctx.clock, bound):
+            return await handler(**args)
+        raise ToolTimeout(f"tool {tool.name!r} timed out after {bound:g}s")
+    # a sync tool may block: run it in a worker thread; virtual time must not jump meanwhile, so its bound is
+    # real time (the thread cannot be stopped: past the bound it is left to finish and its value dropped)
     call = functools.partial(handler, **args)
-    if isinstance(ctx.clock, VirtualClock):
-        with ctx.clock.hold():
-            result = await anyio.to_thread.run_sync(call)
-    else:
-        result = await anyio.to_thread.run_sync(call)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
+    with anyio.move_on_after(bound) as real:
+        if isinstance(ctx.clock, VirtualClock):
+            with ctx.clock.hold():
+                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        else:
+            result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        if inspect.isawaitable(result):
+            async with move_on_after(ctx.clock, bound):
+                return await result
+            raise ToolTimeout(f"tool {tool.name!r} timed out after {bound:g}s")
+        return result
+    assert real.cancelled_caught
+    raise ToolTimeout(f"tool {tool.name!r} timed out after {bound:g}s")
 
 
-def _jsonable(value: Any) -> Any:
+MAX_RESULT_BYTES = 1_000_000
+"""The largest tool answer published to the platform (its JSON, UTF-8); a larger one is answered as an error."""
+
+
+class ToolResultRefused(Exception):
+    """A tool returned a value that cannot be sent to the model (answered to the model as an error)."""
+
+
+def _jsonable(name: str, value: Any) -> Any:
+    """``value`` as JSON the platform accepts: a non-JSON value becomes its ``str()``; text that is not valid
+    Unicode, NaN/Infinity and oversized answers are refused, saying what the tool should return instead."""
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return str(value)
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        value = str(value)
+        encoded = json.dumps(value, ensure_ascii=False)
+    try:
+        size = len(encoded.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ToolResultRefused(
+            f"tool {name!r} returned text that is not valid Unicode ({exc.reason} at character {exc.start}): "
+            "return str or JSON values made of encodable text"
+        ) from None
+    if size > MAX_RESULT_BYTES:
+        raise ToolResultRefused(
+            f"tool {name!r} returned {size} bytes of JSON, more than the {MAX_RESULT_BYTES} a tool answer may "
+            "hold: return a summary or a reference instead"
+        )
     return value
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``"Type: message"`` for the model: encodable, at most 2000 characters, even from a broken ``__str__``."""
+    try:
+        text = str(exc)
+    except Exception:  # a user exception whose __str__ itself fails
+        text = "(its message could not be read)"
+    text = text.encode("utf-8", "replace").decode("utf-8")[:2000]
+    return f"{type(exc).__name__}: {text}"
 
 
 async def answer_tool_call(
@@ -91,9 +137,13 @@ async def answer_tool_call(
     error: str | None = None
     try:
         value = await _invoke(ctx, tool, args)
-        message = {"data": _jsonable(value)}
+        message = {"data": _jsonable(name, value)}
+    except (ToolTimeout, ToolResultRefused) as exc:
+        error = str(exc)
+        message = {"error": error}
+        bound.warning("tool answer refused", tool=name, error=excerpt(error))
     except Exception as exc:  # a tool's failure is the model's input, not the job's end
-        error = f"{type(exc).__name__}: {exc}"
+        error = describe_failure(exc)
         message = {"error": error}
         bound.warning("tool raised", tool=name, error=excerpt(error))
     try:

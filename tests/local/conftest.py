@@ -18,6 +18,8 @@ from orchestrator._clock import VirtualClock
 from orchestrator.local import LocalPlatform
 from orchestrator.platform import PlatformClient
 
+from .._token import SUITE_TOKEN
+
 
 @asynccontextmanager
 async def hosted(platform: LocalPlatform) -> AsyncIterator[LocalPlatform]:
@@ -48,7 +50,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 async def platform(clock: VirtualClock) -> AsyncIterator[LocalPlatform]:
-    async with hosted(LocalPlatform(clock=clock)) as p:
+    async with hosted(LocalPlatform(clock=clock, token=SUITE_TOKEN)) as p:
         yield p
 
 

@@ -37,6 +37,7 @@ def test_public_names() -> None:
         "parse_directives",
         "parse_duration",
         "rate_limit",
+        "serve",
         "strip_directives",
     }
 

@@ -29,6 +29,7 @@ def test_public_names() -> None:
     assert orchestrator.store.__all__ == sorted(orchestrator.store.__all__, key=isort_style)
     assert set(orchestrator.store.__all__) == {
         "DEFAULT_STORE_URL",
+        "ENV_VAR",
         "TERMINAL_STATUSES",
         "JobCursor",
         "JobEvent",
