@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 
 from .._clock import Clock
+from .._errors import OrchestratorError
 from ..jobs import EventType
 from ..store import JobEvent, JobStore
 
@@ -106,6 +107,8 @@ class RunLog:
         self._window = window
         self._spawn = spawn
         self._pending: _Pending | None = None
+        self._sealed: list[tuple[str | None, dict[str, Any]]] = []  # merged events whose append failed
+        self._error: OrchestratorError | None = None  # the writer's failure, raised to the next caller
         self._lock = anyio.Lock()
         self._writing = False
 
@@ -114,12 +117,22 @@ class RunLog:
         try:
             while self._pending is not None:
                 await self._clock.sleep(self._window)
-                await self.flush()
+                async with self._lock:
+                    await self._write_pending()
+        except OrchestratorError as exc:
+            self._error = exc  # the deltas stay sealed; the follower's next token() raises it
         finally:
             self._writing = False
 
     async def token(self, data: Mapping[str, Any], *, key: str | None) -> None:
-        """Log a token delta: merged into the pending event (no wait), or appended at once if it cannot be."""
+        """Log a token delta: merged into the pending event (no wait), or appended at once if it cannot be.
+
+        Raises the :class:`OrchestratorError` of a failed write of earlier deltas (kept, and retried by the next
+        write): the caller takes this delta again from the channel's replay.
+        """
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
         if self._window <= 0 or not mergeable(data):
             await self.append(EventType.TOKEN, data, key=key)
             return
@@ -144,13 +157,17 @@ class RunLog:
             await self._write_pending()
 
     async def _write_pending(self) -> None:
+        """Append the sealed events, then the pending one (sealed first: a failed append keeps it whole, so
+        that its retry, with the same key and data, is stored once even if the failed one was)."""
         pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        data: dict[str, Any] = {"token": "".join(pending.parts)}
-        if len(pending.parts) > 1:
-            data["parts"] = [len(part) for part in pending.parts]
-        # shielded: these deltas are no longer pending, so a write cut short would drop them from the log
-        # while the run goes on (or ends with a flush); the append is bounded by the store's own timeouts
-        with anyio.CancelScope(shield=True):
-            await self._store.append_event(self._job_id, EventType.TOKEN, data, key=pending.key)
+        if pending is not None:
+            data: dict[str, Any] = {"token": "".join(pending.parts)}
+            if len(pending.parts) > 1:
+                data["parts"] = [len(part) for part in pending.parts]
+            self._sealed.append((pending.key, data))
+        while self._sealed:
+            key, data = self._sealed[0]
+            # shielded: a write cut short would leave it unknown whether these deltas are stored
+            with anyio.CancelScope(shield=True):
+                await self._store.append_event(self._job_id, EventType.TOKEN, data, key=key)
+            del self._sealed[0]

@@ -9,13 +9,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator import EventType, VirtualClock
+from orchestrator import EventType, StoreError, VirtualClock
 from orchestrator.store import JobEvent, JobRecord, JobStatus, MemoryStore
 from orchestrator.supervise._align import ReplayAligner, fingerprint
 from orchestrator.supervise._runlog import RunLog, split_token_event
@@ -212,3 +213,49 @@ def test_token_fingerprints_tell_deltas_apart(a: str, b: str) -> None:
     assert (fingerprint("token", {"token": a}) == fingerprint("token", {"token": b})) is (a == b)
     assert fingerprint("token", {"token": a}) != fingerprint("token", {"token": a, "n": 1})
     assert fingerprint("token", {"token": a}) != fingerprint("reasoningToken", {"token": a})
+
+
+class _FailingOnce(MemoryStore):
+    """A memory store whose next token append fails (after storing it, when ``stored`` is set)."""
+
+    fail_next = False
+    stored = False
+
+    async def append_event(self, job_id: str, type: str, data: Any, *, key: str | None = None) -> Any:
+        if type == EventType.TOKEN and self.fail_next:
+            self.fail_next = False
+            if self.stored:
+                await super().append_event(job_id, type, data, key=key)
+            raise StoreError("the store went away")
+        return await super().append_event(job_id, type, data, key=key)
+
+
+@pytest.mark.parametrize("stored", [False, True])
+async def test_a_failed_write_is_raised_once_and_retried_whole(stored: bool) -> None:
+    """A merged event whose append failed (stored or not) makes the next token() raise; it is retried with
+    the same key and data, so its deltas are logged once, before the later ones."""
+    clock = VirtualClock(start=1_700_000_000.0)
+    async with _FailingOnce(clock=clock) as store:
+        await store.create_job(
+            JobRecord(
+                id="j",
+                job_name="n",
+                route="dispatch",
+                status=JobStatus.RUNNING,
+                created_at=0.0,
+                updated_at=0.0,
+                idempotency_key="j",
+            )
+        )
+        store.stored = stored
+        async with anyio.create_task_group() as tg:
+            log = RunLog(store, "j", clock=clock, window=0.05, spawn=tg.start_soon)
+            await log.token({"token": "a"}, key="a1p0")
+            await log.token({"token": "b"}, key="a1p1")
+            store.fail_next = True
+            await clock.sleep(0.06)  # the writer's append fails
+            with pytest.raises(StoreError, match="went away"):
+                await log.token({"token": "c"}, key="a1p2")
+            await log.token({"token": "c"}, key="a1p2")  # taken again from the replay
+        await log.flush()
+        assert [(e.key, e.data["token"]) for e in await store.events("j")] == [("a1p0", "ab"), ("a1p2", "c")]
