@@ -14,7 +14,7 @@ class LogFigures:
     """What the event logs of a set of jobs hold."""
 
     ends: Counter[str] = field(default_factory=Counter)
-    tokens: int = 0
+    tokens: int = 0  # token deltas (one token event may hold several: its ``parts``)
     gaps: int = 0
     duplicates: int = 0
     reconnects: int = 0
@@ -30,8 +30,9 @@ async def check_logs(handles: list[JobHandle]) -> LogFigures:
         out.gaps += sum(1 for a, b in itertools.pairwise(e.seq for e in events) if b != a + 1)
         keys = [e.key for e in events if e.key]
         out.duplicates += len(keys) - len(set(keys))
-        tokens = [str(e.data["token"]) for e in events if e.type == EventType.TOKEN]
-        out.tokens += len(tokens)
+        token_events = [e for e in events if e.type == EventType.TOKEN]
+        tokens = [str(e.data["token"]) for e in token_events]
+        out.tokens += sum(len(e.data.get("parts") or [None]) for e in token_events)
         out.reconnects += sum(1 for e in events if e.type == EventType.STREAM_RECONNECTED)
         assert "".join(tokens) == result.text, handle.id
     return out

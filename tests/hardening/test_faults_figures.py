@@ -48,7 +48,7 @@ async def test_ten_thousand_events_with_one_percent_of_streams_dropped() -> None
             logs = await check_logs(list(handles))
     figure(
         "faults: 1% of streams dropped",
-        f"{len(handles)} dispatches, {logs.tokens} token events, {faults.fired['drop']} streams dropped, "
+        f"{len(handles)} dispatches, {logs.tokens} tokens, {faults.fired['drop']} streams dropped, "
         f"{logs.reconnects} reconnects, {logs.gaps} gaps, {logs.duplicates} duplicates, ends {dict(logs.ends)}",
     )
     assert logs.ends == {"succeeded": 200}
