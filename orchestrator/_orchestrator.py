@@ -10,31 +10,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
 
-import anyio
 import structlog
 
 from ._clock import Clock, SystemClock
 from ._duration import Duration, parse_duration, positive_duration
-from ._errors import UsageError
-from ._opening import default_replica_id, open_platform
+from ._opening import close_runtime, default_replica_id, open_runtime
 from .jobs import (
     AdaptiveRouter,
-    CeilingPolicy,
     Job,
+    JobArgs,
     JobFunction,
     JobHandle,
     JobOptions,
-    Route,
     RoutingPolicy,
     RoutingReport,
 )
 from .jobs import decorate as decorate_job
 from .planning import PlanHandle, PlanPolicy, approvers_of, install, plan_runs_of, start_plan
 from .platform import PlatformClient
-from .runtime import Runtime, RuntimeConfig, RuntimeState, ScheduleManager
-from .store import JobStore, open_store
+from .runtime import Runtime, RuntimeConfig, ScheduleManager
+from .store import JobStore
 from .supervise import SupervisorContext
 
 if TYPE_CHECKING:
@@ -118,77 +115,18 @@ class Orchestrator:
     @overload
     def job(self, fn: JobFunction[P], /) -> Job[P]: ...
     @overload
-    def job(
-        self,
-        /,
-        *,
-        runtime: timedelta | float | str | None = None,
-        cancellable: bool = False,
-        schedule: str | None = None,
-        timezone: str | None = None,
-        interactive: bool = False,
-        route: Route | str | None = None,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        retries: int = 0,
-        timeout: timedelta | float | str | None = None,
-        on_ceiling: CeilingPolicy = "fail",
-        max_continuations: int = 3,
-    ) -> Callable[[JobFunction[P]], Job[P]]: ...
-    def job(
-        self,
-        fn: Callable[..., Any] | None = None,
-        /,
-        *,
-        runtime: timedelta | float | str | None = None,
-        cancellable: bool = False,
-        schedule: str | None = None,
-        timezone: str | None = None,
-        interactive: bool = False,
-        route: Route | str | None = None,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        retries: int = 0,
-        timeout: timedelta | float | str | None = None,
-        on_ceiling: CeilingPolicy = "fail",
-        max_continuations: int = 3,
-    ) -> Any:
+    def job(self, /, **options: Unpack[JobArgs]) -> Callable[[JobFunction[P]], Job[P]]: ...
+    def job(self, fn: Callable[..., Any] | None = None, /, **options: Unpack[JobArgs]) -> Any:
         """Declare a job on this orchestrator; validated and routed now (:class:`RoutingError` if impossible).
 
-        Args:
-            runtime: how long a run takes at most (``timedelta``, seconds, ``"90s"``, ``"20m"``, ``"3h"``).
-            cancellable: the run must be cancellable (routes to a task).
-            schedule: a cron expression (or preset) in ``timezone``: a scheduled task.
-            timezone: an IANA timezone for the schedule (and the platform's ``x-timezone``).
-            interactive: the reply is needed in the same call: a completion, streamed.
-            route: force a route (``"dispatch"``, ``"task"``, ``"complete"``); refused if it cannot hold the job.
-            name: the job's name (default: the function's qualified name); unique per orchestrator.
-            max_concurrency: at most this many runs of this job at once; excess starts wait as ``pending``.
-            retries: start a failed run again this many times (not for cancelled or ceiling-killed runs).
-            timeout: the hard bound of a run (a task's ``maxTime``; default ``runtime / headroom``); a run past it
-                ends ``timed_out``. On a dispatch, only with ``on_ceiling`` ``"continue"`` (bounds the parts) or
-                ``"task"`` (the task's ``maxTime``).
-            on_ceiling: a dispatch killed at the ceiling ``"fail"``s (``ceiling_exceeded``), is ``"continue"``d
-                where it stopped (one job, one result), or is re-run as a ``"task"``.
-            max_continuations: at most this many continuations of one run (``on_ceiling="continue"``).
+        The options (:class:`orchestrator.jobs.JobArgs`): ``runtime``, ``cancellable``, ``schedule``,
+        ``timezone``, ``interactive``, ``route``, ``name``, ``max_concurrency``, ``retries``, ``timeout``,
+        ``on_ceiling``, ``max_continuations``; the module-level ``@job`` takes the same.
         """
-        options = JobOptions(
-            runtime,
-            cancellable,
-            schedule,
-            timezone,
-            interactive,
-            route,
-            name,
-            max_concurrency,
-            retries,
-            timeout,
-            on_ceiling,
-            max_continuations,
-        )
+        opts = JobOptions.of(options)
 
         def decorate(f: Callable[..., Any]) -> Job[Any]:
-            j = decorate_job(f, options, self.routing)
+            j = decorate_job(f, opts, self.routing)
             self.register(j)
             return j
 
@@ -237,37 +175,17 @@ class Orchestrator:
         return self.runtime.context
 
     async def __aenter__(self) -> Orchestrator:
-        rt = self.runtime
-        if rt.state is not RuntimeState.NEW:
-            raise UsageError("an Orchestrator can be entered once; create a new one to start again")
-        rt.state = RuntimeState.OPEN
-        stack = AsyncExitStack()
-        await stack.__aenter__()
-        try:
-            client = await open_platform(self._platform_arg, stack, clock=self.clock, environ=self._environ)
-            store = await stack.enter_async_context(
-                open_store(self._store_arg, clock=self.clock, environ=self._environ)
-            )
-            stack.push_async_callback(rt.leases.release)
-            tg = await stack.enter_async_context(anyio.create_task_group())
-            await rt.open(client, store, tg)
-        except BaseException:
-            rt.state = RuntimeState.CLOSED
-            await stack.__aexit__(None, None, None)
-            raise
-        self._stack = stack
-        log.info("orchestrator started", replica=self.replica_id, store=store.url, jobs=len(rt.jobs))
+        self._stack = await open_runtime(
+            self.runtime, self._platform_arg, self._store_arg, environ=self._environ
+        )
+        log.info(
+            "orchestrator started", replica=self.replica_id, store=self.store.url, jobs=len(self.runtime.jobs)
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        rt = self.runtime
-        rt.state = RuntimeState.CLOSED
-        if rt.task_group is not None:
-            rt.task_group.cancel_scope.cancel()
-        if self._stack is not None:
-            stack, self._stack = self._stack, None
-            await stack.__aexit__(None, None, None)
-        rt.close()
+        stack, self._stack = self._stack, None
+        await close_runtime(self.runtime, stack)
         log.info("orchestrator stopped", replica=self.replica_id)
 
     # -- what a Job uses (orchestrator.jobs.JobRuntime) ---------------------------------------------------

@@ -9,6 +9,7 @@ from ._bounds import CeilingPolicy as CeilingPolicy
 from ._bounds import task_max_time as task_max_time
 from ._definition import SCHEDULE_PRESETS as SCHEDULE_PRESETS
 from ._definition import Job as Job
+from ._definition import JobArgs as JobArgs
 from ._definition import JobDefinition as JobDefinition
 from ._definition import JobFunction as JobFunction
 from ._definition import JobOptions as JobOptions
@@ -43,6 +44,7 @@ __all__ = [
     "EventType",
     "HandleRuntime",
     "Job",
+    "JobArgs",
     "JobDefinition",
     "JobFunction",
     "JobHandle",

@@ -8,10 +8,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypedDict, TypeVar, Unpack, overload
 
-from .._errors import UsageError
+from .._duration import Duration
+from .._errors import InvalidArgument, UsageError
 from ._bounds import CeilingPolicy
 from ._declaration import (
     SCHEDULE_PRESETS,
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEDULE_PRESETS",
     "Job",
+    "JobArgs",
     "JobDefinition",
     "JobFunction",
     "JobOptions",
@@ -161,11 +162,45 @@ class Job(Generic[P]):
         return await self.orchestrator.trigger_scheduled(self)
 
 
+class JobArgs(TypedDict, total=False):
+    """The keyword arguments of ``@job(...)`` and ``@orc.job(...)``, every one optional.
+
+    - ``runtime``: how long a run is expected to take (``timedelta``, seconds, ``"90s"``, ``"20m"``, ``"3h"``);
+      it routes the job. Default: the routing policy's ``default_runtime``.
+    - ``cancellable``: the run must be cancellable (routes to a task). Default ``False``.
+    - ``schedule``: a cron expression (or preset) in ``timezone``: a scheduled task.
+    - ``timezone``: an IANA timezone for the schedule (and the platform's ``x-timezone``).
+    - ``interactive``: the reply is needed in the same call: a completion, streamed. Default ``False``.
+    - ``route``: force a route (``"dispatch"``, ``"task"``, ``"complete"``); refused if it cannot hold the job.
+    - ``name``: the job's name (default: the function's qualified name); unique per orchestrator.
+    - ``max_concurrency``: at most this many runs of this job at once; excess starts wait as ``pending``.
+    - ``retries``: start a failed run again this many times (not cancelled or ceiling-killed runs). Default 0.
+    - ``timeout``: the hard bound of a run (a task's ``maxTime``; default ``runtime / headroom``); a run past it
+      ends ``timed_out``. On a dispatch, only with ``on_ceiling`` ``"continue"`` (bounds the parts) or ``"task"``.
+    - ``on_ceiling``: a dispatch killed at the ceiling ``"fail"``s (``ceiling_exceeded``, the default), is
+      ``"continue"``d where it stopped (one job, one result), or is re-run as a ``"task"``.
+    - ``max_continuations``: at most this many continuations of one run (``on_ceiling="continue"``). Default 3.
+    """
+
+    runtime: Duration | None
+    cancellable: bool
+    schedule: str | None
+    timezone: str | None
+    interactive: bool
+    route: Route | str | None
+    name: str | None
+    max_concurrency: int | None
+    retries: int
+    timeout: Duration | None
+    on_ceiling: CeilingPolicy
+    max_continuations: int
+
+
 @dataclass(frozen=True, slots=True)
 class JobOptions:
     """The decorator's arguments, as one value (``@job`` and ``@orc.job`` share it)."""
 
-    runtime: timedelta | float | str | None = None
+    runtime: Duration | None = None
     cancellable: bool = False
     schedule: str | None = None
     timezone: str | None = None
@@ -174,9 +209,20 @@ class JobOptions:
     name: str | None = None
     max_concurrency: int | None = None
     retries: int = 0
-    timeout: timedelta | float | str | None = None
+    timeout: Duration | None = None
     on_ceiling: CeilingPolicy = "fail"
     max_continuations: int = 3
+
+    @classmethod
+    def of(cls, args: JobArgs) -> JobOptions:
+        """The options a decorator was called with (:class:`InvalidArgument` naming any unknown one)."""
+        unknown = sorted(set(args) - set(JobArgs.__annotations__))
+        if unknown:
+            raise InvalidArgument(
+                f"unknown job option(s) {', '.join(map(repr, unknown))}: "
+                f"a job takes {', '.join(JobArgs.__annotations__)}"
+            )
+        return cls(**args)
 
 
 def decorate(fn: Callable[..., Any], options: JobOptions, policy: RoutingPolicy) -> Job[Any]:
@@ -204,61 +250,24 @@ def decorate(fn: Callable[..., Any], options: JobOptions, policy: RoutingPolicy)
 def job(fn: JobFunction[P], /) -> Job[P]: ...
 @overload
 def job(
-    *,
-    runtime: timedelta | float | str | None = None,
-    cancellable: bool = False,
-    schedule: str | None = None,
-    timezone: str | None = None,
-    interactive: bool = False,
-    route: Route | str | None = None,
-    name: str | None = None,
-    max_concurrency: int | None = None,
-    retries: int = 0,
-    timeout: timedelta | float | str | None = None,
-    on_ceiling: CeilingPolicy = "fail",
-    max_continuations: int = 3,
-    policy: RoutingPolicy | None = None,
+    *, policy: RoutingPolicy | None = None, **options: Unpack[JobArgs]
 ) -> Callable[[JobFunction[P]], Job[P]]: ...
 def job(
     fn: Callable[..., Any] | None = None,
     /,
     *,
-    runtime: timedelta | float | str | None = None,
-    cancellable: bool = False,
-    schedule: str | None = None,
-    timezone: str | None = None,
-    interactive: bool = False,
-    route: Route | str | None = None,
-    name: str | None = None,
-    max_concurrency: int | None = None,
-    retries: int = 0,
-    timeout: timedelta | float | str | None = None,
-    on_ceiling: CeilingPolicy = "fail",
-    max_continuations: int = 3,
     policy: RoutingPolicy | None = None,
+    **options: Unpack[JobArgs],
 ) -> Any:
     """Declare a job not yet bound to an orchestrator (register it with ``Orchestrator(jobs=[...])``).
 
     ``@orc.job(...)`` takes the same arguments and binds at once, with that orchestrator's routing policy.
     """
-    options = JobOptions(
-        runtime,
-        cancellable,
-        schedule,
-        timezone,
-        interactive,
-        route,
-        name,
-        max_concurrency,
-        retries,
-        timeout,
-        on_ceiling,
-        max_continuations,
-    )
+    opts = JobOptions.of(options)
     pol = policy or RoutingPolicy()
     if fn is not None:
-        return decorate(fn, options, pol)
-    return lambda f: decorate(f, options, pol)
+        return decorate(fn, opts, pol)
+    return lambda f: decorate(f, opts, pol)
 
 
 def rebind_policy(j: Job[Any], policy: RoutingPolicy) -> None:

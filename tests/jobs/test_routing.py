@@ -203,3 +203,15 @@ def test_a_job_is_bound_to_the_orchestrator_it_is_declared_on() -> None:
     assert late.orchestrator is orc
     assert orc.jobs["triage"] is triage
     assert late.route is Route.TASK
+
+
+def test_an_unknown_job_option_is_named_with_the_options_a_job_takes() -> None:
+    """A misspelt decorator argument (``runtme=``) is an InvalidArgument naming it and listing the real options."""
+    from typing import Any
+
+    from orchestrator import InvalidArgument, Orchestrator
+
+    misspelt: dict[str, Any] = {"runtme": "3m"}
+    for decorator in (job, Orchestrator(store="memory://").job):
+        with pytest.raises(InvalidArgument, match=r"unknown job option\(s\) 'runtme': a job takes runtime, "):
+            decorator(**misspelt)
