@@ -41,6 +41,8 @@ lint: $(STAMP)
 	# the import layering (pyproject.toml [tool.importlinter], drawn in ARCHITECTURE.md) and no import cycle at all
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python .ci/import_cycles.py
+	# no module over 300 lines without a reason at its top
+	$(BIN)/python .ci/module_sizes.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/stream_decode.py

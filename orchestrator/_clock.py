@@ -7,6 +7,9 @@ object when they run in one process, so hours of agent work pass in milliseconds
 
 Timeouts use :func:`move_on_after` / :func:`fail_after` with a clock, never ``anyio.fail_after`` (which reads the
 event loop's real clock).
+
+Longer than 300 lines because :class:`VirtualClock`'s timer heap, autojump, ``advance`` and time scale share private
+state that splitting would expose; the timeout helpers sit beside it.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ store), seven jobs (a streamed stateful chat reply, a scheduled nightly summary 
 document analysis an operator cancels mid-run, a triage dispatch, a dispatch that runs into the 15-minute ceiling
 with ``on_ceiling="fail"`` beside the same work with ``on_ceiling="continue"``, and a planning dispatch), and one :class:`DemoRow` per job that the live view (:mod:`._demo_view`) renders while
 the jobs run. On a ``VirtualClock()`` (autojump) the whole demo takes about a second, which is how it is tested.
+
+Longer than 300 lines because it is the demo's script: its jobs and its scenario, meant to be read top to bottom as
+the worked example of the guide.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""What the agent is asked: :class:`Prompt`, and live tools (:class:`Tool`) that run in this process."""
+"""What the agent is asked: :class:`Prompt`, and live tools (:class:`Tool`) that run in this process.
+
+Longer than 300 lines because a :class:`Prompt` and its :class:`Tool` values are validated together (text, messages,
+functions, encodable text): the validation is the bulk, and it is one concept.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 Everything that leaves the package through here is an :class:`~orchestrator.OrchestratorError`: httpx failures
 and error answers are mapped at this boundary, retries re-raise the last mapped error, and the token is
 scrubbed from whatever the platform might have echoed.
+
+Longer than 300 lines because it is one boundary: building a request, retrying it and mapping every failure of it
+belong together, so that no path out of the package skips the mapping.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Nothing survives the process, and two ``MemoryStore`` objects share nothing; within one process it keeps the
 same promises as the durable stores (gap-free seq, idempotent appends, leases on the clock, level-triggered
 watches).
+
+Longer than 300 lines because it implements the whole :class:`~orchestrator.store.JobStore` protocol (jobs, events,
+leases, locks, metadata, listing) over one set of dicts; each method is short.
 """
 
 from __future__ import annotations

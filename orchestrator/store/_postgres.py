@@ -13,6 +13,10 @@
 - ``lock(name)``: a session advisory lock on a 64-bit hash of the name, on a connection (from a pool kept for
   locks) held for the block.
 - Connections, migrations, ``?schema=NAME`` and error translation: see :mod:`._pg_pools`.
+
+Longer than 300 lines because it implements the whole :class:`~orchestrator.store.JobStore` protocol on its pools;
+the shared SQL is in ``_sql.py``, the grouped event appends in ``_pg_events.py`` and the listener in
+``_pg_listener.py``; what remains is one short method per protocol method.
 """
 
 from __future__ import annotations

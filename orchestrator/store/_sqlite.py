@@ -15,6 +15,10 @@ jobs' ``(revision, last seq)`` every ``poll_interval`` while someone waits (see 
 an OS file lock next to the database (see :mod:`._filelock`). Durability: ``synchronous=NORMAL``, so a
 committed write survives a crash of the process; a power cut may lose the last transactions. Opening the
 file (pragmas, migrations) and translating sqlite3 errors: see :mod:`._sqlite_open`.
+
+Longer than 300 lines because it implements the whole :class:`~orchestrator.store.JobStore` protocol on its two
+connections; the SQL shared with PostgreSQL is in ``_sql.py`` and the grouped event appends in
+``_sqlite_events.py``; what remains is one short method per protocol method.
 """
 
 from __future__ import annotations
