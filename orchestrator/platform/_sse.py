@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._errors import StreamProtocolError
+from .._errors import InvalidArgument, StreamProtocolError
 from ._decoders import malformed, scanner
 from ._events import StreamEvent, ms_or_none
 
@@ -102,25 +102,51 @@ class SSEDecoder:
     A message still open at the end of the stream is delivered by :meth:`flush`. The carry between chunks is
     a list of pieces, so a line of megabytes arriving in small chunks costs linear time.
 
+    Memory is bounded: a line held back waiting for its end longer than ``max_line``, or a message whose
+    ``data:`` lines add up to more than ``max_event``, raises :class:`StreamProtocolError` (after the events
+    before it are delivered), like :class:`JSONLDecoder` past its ``max_line``.
+
     Args:
         channel_items: see :func:`sse_item`.
+        max_line: the longest incomplete line held back between chunks, in characters.
+        max_event: the most data one message may carry (its ``data:`` lines together, one character counted
+            for each line's end).
     """
 
     __slots__ = (
         "_channel_items",
         "_cr",
         "_data",
+        "_data_size",
         "_error",
         "_event",
         "_event_seen",
         "_last_id",
+        "_max_event",
+        "_max_line",
         "_rest",
+        "_rest_size",
         "_retry",
     )
 
-    def __init__(self, *, channel_items: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        channel_items: bool = False,
+        max_line: int = 64 * 1024 * 1024,
+        max_event: int = 64 * 1024 * 1024,
+    ) -> None:
+        for name, value in (("max_line", max_line), ("max_event", max_event)):
+            if type(value) is not int or value < 1:
+                raise InvalidArgument(
+                    f"SSEDecoder({name}=...) takes a positive int (characters), got {value!r}"
+                )
         self._channel_items = channel_items
+        self._max_line = max_line
+        self._max_event = max_event
+        self._data_size = 0  # the characters of the open message's data lines
         self._rest: list[str] = []  # the incomplete line held back
+        self._rest_size = 0  # its length
         self._cr = False  # the last chunk ended with "\r" (a "\n" may follow in the next)
         self._event = ""
         self._event_seen = False
@@ -132,7 +158,7 @@ class SSEDecoder:
     @property
     def pending(self) -> int:
         """The length of the incomplete line held back, in characters."""
-        return sum(map(len, self._rest)) + self._cr
+        return self._rest_size + self._cr
 
     def feed(self, text: str) -> list[StreamEvent]:
         """Decode a chunk of text; return the events of every message it completes.
@@ -154,18 +180,36 @@ class SSEDecoder:
         if "\n" not in text and "\r" not in text:
             if text:
                 self._rest.append(text)
+                self._rest_size += len(text)
+                if self._rest_size > self._max_line:
+                    self._fail_line()
             return []
         if self._rest:
             self._rest.append(text)
             text = "".join(self._rest)
             self._rest.clear()
+            self._rest_size = 0
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         rest = lines.pop()
         if rest:
             self._rest.append(rest)
-        return self._process(lines)
+            self._rest_size = len(rest)
+        events = self._process(lines)
+        if self._error is None and len(rest) > self._max_line:
+            self._fail_line(events)
+        return events
+
+    def _fail_line(self, events: list[StreamEvent] | None = None) -> None:
+        """Past ``max_line`` held back: fail the decoder (raising now unless ``events`` are to be delivered)."""
+        start = "".join(self._rest)[:80]
+        self._rest.clear()
+        self._rest_size = 0
+        self._cr = False
+        self._error = malformed(start, f"an SSE line of over {self._max_line} characters without its end")
+        if not events:
+            raise self._error
 
     def flush(self) -> list[StreamEvent]:
         """Deliver the message still open at the end of the stream, if any; reset the line carry."""
@@ -175,6 +219,7 @@ class SSEDecoder:
         if self._rest or self._cr:
             lines.append("".join(self._rest))
             self._rest.clear()
+            self._rest_size = 0
             self._cr = False
         lines.append("")
         return self._process(lines)
@@ -190,16 +235,33 @@ class SSEDecoder:
         return events
 
     def _process_into(self, lines: list[str], events: list[StreamEvent]) -> None:
+        try:
+            self._process_lines(lines, events)
+        finally:
+            if self._data_size > self._max_event:
+                self._fail_event()
+
+    def _fail_event(self) -> None:
+        start = "\n".join(self._data)[:80]
+        self._data.clear()
+        self._data_size = 0
+        raise malformed(start, f"an SSE message of over {self._max_event} characters of data")
+
+    def _process_lines(self, lines: list[str], events: list[StreamEvent]) -> None:
         append = events.append
         item = sse_item
         scan = _SCAN
         event_type = StreamEvent
         channel_items = self._channel_items
         data = self._data
+        size = self._data_size
+        max_event = self._max_event
         for line in lines:
             if line:
                 if line.startswith("data:"):  # the hot fields first, without partition()
-                    data.append(line[6:] if line[5:6] == " " else line[5:])
+                    piece = line[6:] if line[5:6] == " " else line[5:]
+                    data.append(piece)
+                    size += len(piece) + 1
                     continue
                 if line.startswith("event:"):
                     self._event = line[7:] if line[6:7] == " " else line[6:]
@@ -210,6 +272,7 @@ class SSEDecoder:
                     value = value[1:]
                 if name == "data":
                     data.append(value)
+                    size += len(value) + 1
                 elif name == "event":
                     self._event = value
                     self._event_seen = True
@@ -226,6 +289,10 @@ class SSEDecoder:
                 continue  # comments (name "") and unknown fields are ignored
             # a blank line: dispatch the message, if it holds anything
             if data or self._event or self._last_id or self._retry:
+                if size > max_event:
+                    self._data_size = size
+                    return  # _process_into fails the message
+                size = 0
                 kind = (self._event or "message") if self._event_seen else None
                 joined = data[0] if len(data) == 1 else "\n".join(data)
                 data.clear()
@@ -246,3 +313,4 @@ class SSEDecoder:
                 if event is not None:
                     append(event)
             self._event_seen = False
+        self._data_size = size
