@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from .._clock import Clock
+from .._errors import StoreError
 from ._base import StoreBase
 from ._batch import Append, AppendOutcome, EventBatcher, batch_action
 from ._checks import check_limit, event_json, job_change, job_outcome
@@ -44,6 +45,20 @@ from ._url import parse_postgres_url
 from ._watch import WatchHub
 
 __all__ = ["PostgresStore"]
+
+T = TypeVar("T")
+Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+
+# the connection, not the operation, failed: killed by the server (pg_terminate_backend, a restart) while in
+# use, or while idle in the pool, which leaves asyncpg's protocol waiting for an answer that never comes (the
+# next use raises InternalClientError "cannot switch to state ...; another operation is in progress" before it
+# sends anything). The pool drops such a connection when it gets it back (its reset fails).
+_CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.InternalClientError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+)
 
 _COLS = ", ".join(JOB_COLUMNS)
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(JOB_COLUMNS) + 1))
@@ -213,6 +228,24 @@ class PostgresStore(StoreBase):
             async with pool.acquire() as conn:
                 yield conn
 
+    async def _idempotent(self, action: str, op: Callable[[Conn], Awaitable[T]]) -> T:
+        """``op`` on a pool connection, run again once on a fresh connection when the first one was lost
+        (see ``_CONNECTION_LOST``); only for operations whose second run changes nothing the first made.
+
+        A lost connection most likely means the server dropped them all (a restart, an administrator), so
+        every connection idle in the pool is replaced before the second run, rather than each failing once.
+        """
+        try:
+            async with self._conn(action) as conn:
+                return await op(conn)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, _CONNECTION_LOST):
+                raise
+            with self._hold():
+                await self._require_pool().expire_connections()
+        async with self._conn(action) as conn:
+            return await op(conn)
+
     # -- jobs ------------------------------------------------------------------------------------------------
 
     async def create_job(self, record: JobRecord) -> JobRecord:
@@ -234,8 +267,10 @@ class PostgresStore(StoreBase):
         return job_from_row(row)
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        async with self._conn(f"reading job {job_id!r}") as conn:
-            row = await conn.fetchrow(f"SELECT {_COLS} FROM jobs WHERE id = $1", job_id)
+        row = await self._idempotent(
+            f"reading job {job_id!r}",
+            lambda conn: conn.fetchrow(f"SELECT {_COLS} FROM jobs WHERE id = $1", job_id),
+        )
         return None if row is None else job_from_row(row)
 
     async def update_job(
@@ -429,28 +464,35 @@ class PostgresStore(StoreBase):
     async def claim_jobs(self, owner: str, *, lease_seconds: float, limit: int = 100) -> list[JobRecord]:
         now, expires = self._lease_times(lease_seconds)
         check_limit(limit)
-        async with self._conn(f"claiming jobs for {owner!r}") as conn:
-            rows = await conn.fetch(_CLAIM, owner, expires, TERMINAL_VALUES, now, limit)
+        # a second run takes this owner's jobs again (and any left claimable): nothing is claimed twice
+        rows = await self._idempotent(
+            f"claiming jobs for {owner!r}",
+            lambda conn: conn.fetch(_CLAIM, owner, expires, TERMINAL_VALUES, now, limit),
+        )
         return jobs_oldest_first(rows)
 
     async def renew_leases(self, owner: str, *, lease_seconds: float) -> int:
         _, expires = self._lease_times(lease_seconds)
-        async with self._conn(f"renewing the leases of {owner!r}") as conn:
-            status = await conn.execute(
+        status = await self._idempotent(
+            f"renewing the leases of {owner!r}",
+            lambda conn: conn.execute(
                 f"UPDATE jobs SET lease_expires_at = $2 WHERE id IN ({_OWNED_IN_ORDER})",
                 owner,
                 expires,
                 TERMINAL_VALUES,
-            )
+            ),
+        )
         return _count(status)
 
     async def release_jobs(self, owner: str) -> None:
-        async with self._conn(f"releasing the leases of {owner!r}") as conn:
-            await conn.execute(
+        await self._idempotent(
+            f"releasing the leases of {owner!r}",
+            lambda conn: conn.execute(
                 "UPDATE jobs SET owner = NULL, lease_expires_at = NULL WHERE id IN "
                 "(SELECT id FROM jobs WHERE owner = $1 ORDER BY id FOR UPDATE)",
                 owner,
-            )
+            ),
+        )
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
@@ -476,8 +518,10 @@ class PostgresStore(StoreBase):
     # -- metadata and retention ------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> Any | None:
-        async with self._conn(f"reading the meta value {key!r}") as conn:
-            value = await conn.fetchval("SELECT value FROM meta WHERE key = $1", key)
+        value = await self._idempotent(
+            f"reading the meta value {key!r}",
+            lambda conn: conn.fetchval("SELECT value FROM meta WHERE key = $1", key),
+        )
         return loads(value)
 
     async def set_meta(self, key: str, value: Any) -> None:

@@ -129,3 +129,52 @@ async def test_sqlite_file_locked_by_another_process_for_a_while(harness: Harnes
     )
     assert locked and all("retry" in str(line) for line in locked)
     assert (logs.ends, logs.gaps, logs.duplicates) == ({"succeeded": 10}, 0, 0)
+
+
+@pytest.mark.postgres
+async def test_postgres_lease_calls_survive_idle_pool_connections_killed(pg_url: tuple[str, str]) -> None:
+    """Pool connections killed while idle: the next lease renewals, claims, reads and releases all succeed (each
+    used to fail once per dead connection, with asyncpg's "another operation is in progress")."""
+    from orchestrator import VirtualClock
+    from orchestrator.store import JobRecord, JobStatus, PostgresStore
+
+    admin_url, store_url = pg_url
+    store = PostgresStore(store_url, clock=VirtualClock(), min_size=4, max_size=4)
+    async with store:
+        record = await store.create_job(
+            JobRecord(
+                id="job_leases",
+                job_name="work",
+                route="dispatch",
+                status=JobStatus.PENDING,
+                created_at=0.0,
+                updated_at=0.0,
+                idempotency_key="key-leases",
+            )
+        )
+        await store.claim_jobs("r1", lease_seconds=60)
+        # every pool connection in use at once, then idle in the pool
+        await asyncio.gather(*(store.get_job(record.id) for _ in range(8)))
+        killed = 0
+        failures: list[str] = []
+        for _ in range(3):
+            killed += await _kill_own_connections(admin_url)
+            for _ in range(6):  # more calls than connections: each dead connection is met
+                try:
+                    assert await store.renew_leases("r1", lease_seconds=60) == 1
+                    assert [j.id for j in await store.claim_jobs("r1", lease_seconds=60)] == [record.id]
+                    fetched = await store.get_job(record.id)
+                    assert fetched is not None
+                    assert fetched.owner == "r1"
+                except StoreError as exc:
+                    failures.append(str(exc))
+        await store.release_jobs("r1")
+        released = await store.get_job(record.id)
+    figure(
+        "store: PostgreSQL idle pool connections killed",
+        f"{killed} connections killed; {len(failures)} lease/read calls failed of 54",
+    )
+    assert killed >= 3
+    assert failures == []
+    assert released is not None
+    assert released.owner is None
