@@ -40,10 +40,14 @@ class TaskSupervisor:
                 try:
                     execution = await self._find_execution()
                     waiter.failures = 0
+                    if execution is not None:
+                        # a store write failing here is retried at the next wake, like a failed poll
+                        await self._note(execution)
+                        if execution_finished(execution):
+                            return await self._outcome(execution)
                 except RateLimitedError as exc:
                     self._ctx.tracker.rate_limited(exc.retry_after)
                     waiter.failures += 1
-                    execution = None
                 except AuthenticationError as exc:
                     return Outcome.failed(f"the platform refused the credential: {exc}", retryable=False)
                 except NotFoundError as exc:
@@ -56,11 +60,6 @@ class TaskSupervisor:
                 except OrchestratorError as exc:
                     self._log.info("execution poll failed", error=excerpt(str(exc)))
                     waiter.failures += 1
-                    execution = None
-                if execution is not None:
-                    await self._note(execution)
-                    if execution_finished(execution):
-                        return await self._outcome(execution)
                 await waiter.wait()
 
     async def _find_execution(self) -> TaskExecution | None:
@@ -75,15 +74,15 @@ class TaskSupervisor:
                 newest = execution
             break
         if newest is not None and self._execution_id is None:
-            self._execution_id = newest.id
+            # known only once the store holds it: a retry after this run finds it there (previous_execution)
             await self._ctx.store.update_job(self._record.id, state={"execution_id": newest.id})
+            self._execution_id = newest.id
         return newest
 
     async def _note(self, execution: TaskExecution) -> None:
         seen = (execution.id, execution.status, execution.outcome)
         if seen == self._last_seen:
             return
-        self._last_seen = seen
         await self._ctx.store.append_event(
             self._record.id,
             EventType.TASK_EXECUTION,
@@ -97,10 +96,13 @@ class TaskSupervisor:
             key=f"ex:{execution.id}:{execution.status}:{execution.outcome}",
         )
         if execution.conversation_id and not self._state.get("conversation_id"):
-            self._state["conversation_id"] = execution.conversation_id
             await self._ctx.store.update_job(
                 self._record.id, state={"conversation_id": execution.conversation_id}
             )
+            self._state["conversation_id"] = execution.conversation_id
+        self._last_seen = (
+            seen  # seen once the store holds all of it (the event's key makes a rewrite a no-op)
+        )
 
     async def _outcome(self, execution: TaskExecution) -> Outcome:
         summary = execution.summary or ""
