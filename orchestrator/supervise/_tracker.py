@@ -8,6 +8,7 @@ platform's ``Retry-After`` on 429 (every ``*/list`` call counts against a pollin
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from .._clock import Clock, move_on_after
 from .._errors import AuthenticationError, OrchestratorError
@@ -122,6 +124,30 @@ class TaskTracker:
 
     async def run(self) -> None:
         """Hold the event-log subscription for the orchestrator's lifetime, re-subscribing when it drops."""
+        async with anyio.create_task_group() as tg:
+            await self._subscribe(tg)
+
+    async def _deliver(self, listener: Any, data: Mapping[str, Any], tg: anyio.abc.TaskGroup) -> None:
+        """``listener(data)``; one that fails (the store refusing a write) is run again later, in the background:
+        the item is not taken as handled, and the subscription stays up for everyone else."""
+        try:
+            await listener(data)
+        except OrchestratorError as exc:
+            self._log.info("an event-log listener failed; retrying it", error=excerpt(str(exc)))
+            tg.start_soon(self._redeliver, listener, data)
+
+    async def _redeliver(self, listener: Any, data: Mapping[str, Any]) -> None:
+        for attempt in itertools.count():
+            await self.clock.sleep(min(self._max_poll, self._min_poll * 2.0 ** min(attempt, 8)))
+            try:
+                await listener(data)
+                return
+            except OrchestratorError as exc:
+                self._log.info(
+                    "an event-log listener failed again", error=excerpt(str(exc)), attempt=attempt + 2
+                )
+
+    async def _subscribe(self, tg: anyio.abc.TaskGroup) -> None:
         failures = 0
         while True:
             try:
@@ -138,7 +164,7 @@ class TaskTracker:
                         if task_id:
                             self.wake(str(task_id))
                         for listener in self._listeners:
-                            await listener(data)
+                            await self._deliver(listener, data, tg)
             except AuthenticationError as exc:
                 # every other call fails too, and says so where it happens; keep trying, slowly
                 self._log.error("event log subscription refused the credential", error=excerpt(str(exc)))

@@ -4,11 +4,12 @@ execution, event or state (the class of the dispatch supervisor's "counted as se
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from orchestrator import EventType, JobFailed, StoreError
+from orchestrator import EventType, JobFailed, StoreError, VirtualClock
 from orchestrator.store import JobEvent, JobRecord, JobStatus, MemoryStore
 from orchestrator.testing import Harness
 
@@ -90,3 +91,48 @@ async def test_task_supervisor_records_each_execution_though_store_writes_fail_a
     assert seen == {e.id for e in executions}
     assert record.state["execution_id"] in seen
     assert record.state.get("conversation_id")
+
+
+class FlakyCreates(MemoryStore):
+    """A memory store whose first ``failures`` job creations fail (the store down when a scheduled run starts)."""
+
+    def __init__(self, clock: VirtualClock, *, failures: int) -> None:
+        super().__init__(clock=clock)
+        self.left = failures
+        self.failed = 0
+
+    async def create_job(self, record: JobRecord) -> JobRecord:
+        if self.left > 0:
+            self.left -= 1
+            self.failed += 1
+            raise StoreError("creating a job failed in the store memory://: the store is down. Retry")
+        return await super().create_job(record)
+
+
+@pytest.mark.parametrize("failures", [1, 4])
+async def test_a_scheduled_run_is_adopted_soon_though_the_store_refused_it_at_first(
+    harness: Harness, failures: int
+) -> None:
+    """A scheduled run the event log announced while the store refused new records is adopted minutes later
+    (the listener retried), not at the next scheduled run; the event-log subscription stays up."""
+    store = FlakyCreates(harness.clock, failures=failures)
+    seven = harness.clock.time() + 7 * 3600  # the harness starts at midnight
+    orc = harness.orchestrator(store=store)
+
+    @orc.job(schedule="0 7 * * *", runtime="20m", name="daily")
+    def daily() -> str:
+        return "Summarise [[sleep 5m]]"
+
+    async with orc:
+        await harness.clock.sleep(timedelta(hours=8))
+        records = await orc.store.list_jobs(job_name="daily")
+        healthy = orc.context.tracker.healthy
+    late = [round(r.created_at - seven) for r in records]
+    figure(
+        f"store: scheduled run adopted after {failures} refused creations",
+        f"{store.failed} creations failed; adopted {late} s after the run started; {[r.status.value for r in records]}",
+    )
+    assert store.failed == failures
+    assert healthy
+    assert [r.status for r in records] == [JobStatus.SUCCEEDED]
+    assert 0 <= late[0] < 300
