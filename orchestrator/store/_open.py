@@ -11,8 +11,8 @@ from ._memory import MemoryStore
 from ._postgres import PostgresStore
 from ._protocol import JobStore
 from ._sqlite import SQLiteStore
-from ._translate import redact_url
-from ._url import DEFAULT_STORE_URL, SCHEMES_HELP, parse_sqlite_url
+from ._translate import quote_url
+from ._url import DEFAULT_STORE_URL, SCHEMES_HELP, check_encodable, parse_sqlite_url
 
 __all__ = ["ENV_VAR", "open_store"]
 
@@ -48,18 +48,16 @@ def open_store(
     if url is None:
         env = os.environ if environ is None else environ
         url = env.get(ENV_VAR) or DEFAULT_STORE_URL
-    scheme, sep, rest = url.strip().partition("://")
+    scheme, sep, rest = check_encodable(url).strip().partition("://")
     scheme = scheme.lower()
     if not sep:
-        raise ConfigurationError(f"the store URL {redact_url(url)!r} has no scheme: use {SCHEMES_HELP}")
+        raise ConfigurationError(f"the store URL {quote_url(url)} has no scheme: use {SCHEMES_HELP}")
     if scheme == "memory":
         if rest:
-            raise ConfigurationError(f"the store URL {redact_url(url)!r} should be just memory://")
+            raise ConfigurationError(f"the store URL {quote_url(url)} should be just memory://")
         return MemoryStore(clock=clock)
     if scheme == "sqlite":
         return SQLiteStore(parse_sqlite_url(url.strip()), clock=clock)
     if scheme in ("postgresql", "postgres"):
         return PostgresStore(url.strip(), clock=clock)
-    raise ConfigurationError(
-        f"unknown store URL scheme {scheme!r} in {redact_url(url)!r}: use {SCHEMES_HELP}"
-    )
+    raise ConfigurationError(f"unknown store URL scheme {scheme!r} in {quote_url(url)}: use {SCHEMES_HELP}")

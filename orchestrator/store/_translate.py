@@ -7,15 +7,19 @@ exc``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode
 
 from .._errors import StoreError
 
-__all__ = ["redact_url", "scrub", "translate"]
+__all__ = ["mask_url", "quote_url", "redact_url", "scrub", "translate"]
 
 _SECRET_QUERY_KEYS = frozenset({"password", "passfile", "sslpassword"})
+# in a URL too malformed to parse: whatever stands where a password would (``:secret@``, ``password=secret``)
+_PASSWORD_LIKE = re.compile(r":[^@/]*@")
+_SECRET_PARAM = re.compile(r"((?:ssl)?pass(?:word|file)=)[^&]*", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
@@ -36,6 +40,18 @@ def redact_url(url: str) -> str:
         query = urlencode(pairs)
         qsep = "?" if query else ""
     return f"{scheme}{sep}{netloc}{slash}{path}{qsep}{query}"
+
+
+def mask_url(url: str) -> str:
+    """``url`` as :func:`redact_url` shows it, and anything else that looks like a password masked too
+    (``:...@`` anywhere, a ``password=`` anywhere): a mistyped URL does not show its password either."""
+    text = _PASSWORD_LIKE.sub(":***@", redact_url(url))
+    return _SECRET_PARAM.sub(r"\1***", text)
+
+
+def quote_url(url: str) -> str:
+    """``url`` quoted for the message that refuses it (:func:`mask_url`)."""
+    return repr(mask_url(url))
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:

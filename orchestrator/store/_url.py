@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from .._errors import ConfigurationError
-from ._translate import redact_url
+from ._translate import mask_url, quote_url
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -38,20 +38,35 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def check_encodable(url: str) -> str:
+    """``url``, if it can be written as UTF-8; :class:`ConfigurationError` naming the bad character otherwise."""
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(
+            f"the store URL holds a character that cannot be encoded ({url[exc.start]!r} at position "
+            f"{exc.start}, a lone surrogate): write the URL in UTF-8, percent-encoding any byte that is not text"
+        ) from None
+    return url
+
+
 def parse_sqlite_url(url: str) -> str:
     """The file path in a ``sqlite:///path`` URL (relative) or ``sqlite:////path`` (absolute)."""
+    check_encodable(url)
     scheme, _, rest = url.partition("://")
     if scheme.lower() != "sqlite" or not rest.startswith("/"):
         raise ConfigurationError(
-            f"{url!r} is not a SQLite store URL: write sqlite:///relative/path or sqlite:////absolute/path "
+            f"{quote_url(url)} is not a SQLite store URL: write sqlite:///relative/path or sqlite:////absolute/path "
             "(three slashes before the path; a host is not allowed)"
         )
     path = rest[1:]
     if "?" in path:
-        raise ConfigurationError(f"the SQLite store URL {url!r} takes no query parameters: remove the '?...'")
+        raise ConfigurationError(
+            f"the SQLite store URL {quote_url(url)} takes no query parameters: remove the '?...'"
+        )
     if not path or path.endswith("/"):
         raise ConfigurationError(
-            f"the SQLite store URL {url!r} names no file: write sqlite:///.orchestrator/jobs.sqlite3 "
+            f"the SQLite store URL {quote_url(url)} names no file: write sqlite:///.orchestrator/jobs.sqlite3 "
             "or sqlite:////absolute/path/jobs.sqlite3"
         )
     return unquote(path)
@@ -80,10 +95,11 @@ class PostgresTarget:
 
 def parse_postgres_url(url: str) -> PostgresTarget:
     """Read a ``postgresql://`` or ``postgres://`` store URL (see the module docstring)."""
+    check_encodable(url)
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in ("postgresql", "postgres"):
         raise ConfigurationError(
-            f"{redact_url(url)!r} is not a PostgreSQL store URL: write postgresql://user@host:5432/database"
+            f"{quote_url(url)} is not a PostgreSQL store URL: write postgresql://user@host:5432/database"
         )
     rest, _, query = rest.partition("?")
     netloc, _, path = rest.partition("/")
@@ -102,7 +118,7 @@ def parse_postgres_url(url: str) -> PostgresTarget:
                 secrets.append(value)
     if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
         raise ConfigurationError(
-            f"the schema name {schema!r} in the store URL {redact_url(url)!r} is not a plain SQL identifier: "
+            f"the schema name {schema!r} in the store URL {quote_url(url)} is not a plain SQL identifier: "
             "use letters, digits and underscores (at most 63), not starting with a digit"
         )
     user = unquote(user_raw) or None
@@ -110,7 +126,7 @@ def parse_postgres_url(url: str) -> PostgresTarget:
     dsn = f"{scheme}://{rest}" + (f"?{urlencode(kept)}" if kept else "")
     return PostgresTarget(
         dsn=dsn,
-        url=redact_url(url),
+        url=mask_url(url),
         schema=schema,
         where=f"{hosts or 'localhost'}/{database}",
         user=user,
