@@ -22,6 +22,7 @@ from .. import Clock, Orchestrator
 from ..dashboard import dashboard_app, serve_dashboard
 from ..platform import DEFAULT_BASE_URL, PlatformClient
 from ._common import CliError, opened_store, run_async, store_option
+from ._params import not_blank
 
 __all__ = ["dashboard", "run_dashboard"]
 
@@ -93,7 +94,13 @@ async def run_dashboard(
 
 @click.command("dashboard")
 @store_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="The interface to serve on (loopback).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    callback=not_blank,
+    help="The interface to serve on (loopback).",
+)
 @click.option(
     "--port", default=8788, show_default=True, type=click.IntRange(0, 65535), help="0: a free port."
 )

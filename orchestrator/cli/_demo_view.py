@@ -22,6 +22,7 @@ from ..jobs import format_duration
 from ._common import echo_json, fmt_duration, make_console, run_async
 from ._demo import DEFAULT_TIME_SCALE, Demo
 from ._demo_values import DemoReport, DemoRow
+from ._params import FiniteFloatRange
 from ._render import excerpt, status_style
 
 __all__ = ["demo", "render_frame", "render_summary"]
@@ -224,7 +225,7 @@ def demo_dashboard(
 )
 @click.option(
     "--time-scale",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=DEFAULT_TIME_SCALE,
     show_default=True,
     help="Run the shared virtual clock N times faster than real time (15 platform minutes take 900/N s).",

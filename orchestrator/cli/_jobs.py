@@ -31,6 +31,7 @@ from ._common import (
     run_async,
     store_option,
 )
+from ._params import encodable
 from ._render import event_line, record_dict, record_summary, status_style
 
 __all__ = ["cancel_job", "jobs", "list_jobs", "show_job", "watch_job"]
@@ -217,7 +218,9 @@ def jobs() -> None:
     type=click.Choice([s.value for s in JobStatus]),
     help="Only jobs with this status (repeatable).",
 )
-@click.option("--job", "job_name", default=None, metavar="NAME", help="Only runs of this job.")
+@click.option(
+    "--job", "job_name", default=None, metavar="NAME", callback=encodable, help="Only runs of this job."
+)
 @click.option(
     "--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="At most N jobs."
 )
@@ -242,7 +245,7 @@ def list_command(
 
 
 @jobs.command("show")
-@click.argument("job_id", metavar="ID")
+@click.argument("job_id", metavar="ID", callback=encodable)
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 def show_command(job_id: str, store_url: str, as_json: bool) -> None:
@@ -256,7 +259,7 @@ def show_command(job_id: str, store_url: str, as_json: bool) -> None:
 
 
 @jobs.command("watch")
-@click.argument("job_id", metavar="ID")
+@click.argument("job_id", metavar="ID", callback=encodable)
 @store_option
 @click.option(
     "--since", default=0, show_default=True, type=click.IntRange(min=0), help="Start after event N."
@@ -275,7 +278,7 @@ def watch_command(job_id: str, store_url: str, since: int, exit_status: bool) ->
 
 
 @jobs.command("cancel")
-@click.argument("job_id", metavar="ID")
+@click.argument("job_id", metavar="ID", callback=encodable)
 @store_option
 @click.option(
     "--platform-url",

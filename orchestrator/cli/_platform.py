@@ -11,6 +11,7 @@ import anyio
 import click
 
 from ..local import serve
+from ._params import FiniteFloatRange, not_blank
 
 __all__ = ["platform"]
 
@@ -21,16 +22,21 @@ def platform() -> None:
 
 
 @platform.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, callback=not_blank, help="Interface to listen on."
+)
 @click.option(
     "--port", default=8787, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
 )
 @click.option(
-    "--token", default=None, help="API token clients must send (generated and printed when omitted)."
+    "--token",
+    default=None,
+    callback=not_blank,
+    help="API token clients must send (generated and printed when omitted).",
 )
 @click.option(
     "--time-scale",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=None,
     help="Run the platform clock N times faster than real time.",
 )
@@ -50,7 +56,7 @@ def platform() -> None:
 )
 @click.option(
     "--ceiling",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=900.0,
     show_default=True,
     help="Dispatch ceiling in seconds.",
