@@ -268,4 +268,4 @@ def test_bad_cli_values_found_by_the_fuzz_are_usage_errors_naming_the_option(
     assert not isinstance(result.exception, Served)
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '{option}'" in result.output
-    _classify(args[0], args, result)
+    _classify(" ".join(args[:2] if args[0] in ("jobs", "platform") else args[:1]), args, result)
