@@ -46,8 +46,10 @@ class CompletionSupervisor:
         started = float(self._state.get("started_at") or self._ctx.clock.time())
         text: list[str] = []
         position = 0
-        try:
-            async with anyio.create_task_group() as tg:
+        async with anyio.create_task_group() as tg:
+            # failures are caught inside the task group: outside it they would arrive as an exception group
+            # ("supervision failed: unhandled errors in a TaskGroup") instead of failing the run with their message
+            try:
                 async with self._ctx.client.conversations.stream(
                     body, conversation_id=conversation_id
                 ) as events:
@@ -71,11 +73,11 @@ class CompletionSupervisor:
                         await log.append(event_type, payload, key=f"c{position}")
                         if event.type == "waitForChannelMessageBegin":
                             tg.start_soon(self._answer, payload, f"ctool{position}")
-                tg.cancel_scope.cancel()
-        except PlatformError as exc:
-            return Outcome.failed(f"the completion call failed: {exc}", code=exc.code)
-        except OrchestratorError as exc:
-            return Outcome.failed(str(exc))
+            except PlatformError as exc:
+                return Outcome.failed(f"the completion call failed: {exc}", code=exc.code)
+            except OrchestratorError as exc:
+                return Outcome.failed(str(exc))
+            tg.cancel_scope.cancel()
         return Outcome.failed("the completion stream ended without a result", code="STREAM_ENDED")
 
     async def _answer(self, data: Any, key: str) -> None:

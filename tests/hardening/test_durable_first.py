@@ -136,3 +136,20 @@ async def test_a_scheduled_run_is_adopted_soon_though_the_store_refused_it_at_fi
     assert healthy
     assert [r.status for r in records] == [JobStatus.SUCCEEDED]
     assert 0 <= late[0] < 300
+
+
+async def test_a_completion_whose_token_write_fails_fails_with_the_store_error(harness: Harness) -> None:
+    """A completion whose token write the store refuses ends failed with the store's error quoted (it was
+    "supervision failed: unhandled errors in a TaskGroup")."""
+    store = FlakyWrites((EventType.TOKEN,), failures=1)
+    orc = harness.orchestrator(store=store)
+
+    @orc.job(interactive=True)
+    def chat(text: str) -> str:
+        return f"{text} [[tokens 8]]"
+
+    async with orc:
+        handle = await chat.start("hello")
+        with pytest.raises(JobFailed, match="writing token failed in the store memory://: the store is down"):
+            await handle.result()
+    assert store.failed == 1
