@@ -30,7 +30,8 @@ result; the orchestrator's supervisor tasks); ``t@1k``/``t@5k``/``t@10k`` second
 end of the runs to every result recorded; ``burst ev/s`` events stored (orchestrator) or received (baseline) per
 second during the drain; ``KB/run`` RSS growth per in-flight run at the peak; ``fds`` peak open descriptors;
 ``disp/job`` dispatch requests sent per job (1.00 when no start is repeated); ``cpu`` CPU seconds of the measuring
-process, ``ms/run`` of them per run started, ``gc s`` of them in the cyclic garbage collector, ``gc2 s`` in its
+process, ``ms/run`` of them per run started, ``obj/run`` objects the cyclic garbage collector tracks per
+in-flight run (counted once, when the window closes), ``gc s`` of them in the cyclic garbage collector, ``gc2 s`` in its
 ``#gc2`` full collections; ``pf cpu`` of the platform process (both processes share this machine's cores);
 ``pf MB`` the platform's peak RSS.
 
