@@ -30,7 +30,8 @@ result; the orchestrator's supervisor tasks); ``t@1k``/``t@5k``/``t@10k`` second
 end of the runs to every result recorded; ``burst ev/s`` events stored (orchestrator) or received (baseline) per
 second during the drain; ``KB/run`` RSS growth per in-flight run at the peak; ``fds`` peak open descriptors;
 ``disp/job`` dispatch requests sent per job (1.00 when no start is repeated); ``cpu`` CPU seconds of the measuring
-process, ``ms/run`` of them per run started, ``gc s`` of them in the cyclic garbage collector, ``gc2 s`` in its
+process, ``ms/run`` of them per run started, ``obj/run`` objects the cyclic garbage collector tracks per
+in-flight run (counted once, when the window closes), ``gc s`` of them in the cyclic garbage collector, ``gc2 s`` in its
 ``#gc2`` full collections; ``pf cpu`` of the platform process (both processes share this machine's cores);
 ``pf MB`` the platform's peak RSS.
 
@@ -217,6 +218,7 @@ class Ramp:
             gc.collect()
             gc.freeze()  # what a service may do once started: the collector never walks startup objects again
         gc_timer = GCTimer()
+        objects0 = len(gc.get_objects())
         rss0, cpu0 = rss_bytes(), cpu_seconds()
         limiter = anyio.CapacityLimiter(STARTS_IN_FLIGHT)
         self.t0 = time.perf_counter()
@@ -236,6 +238,8 @@ class Ramp:
             async with anyio.create_task_group() as starts:
                 for i in range(self.limit):
                     starts.start_soon(start, i)
+            # every run started is in flight now (they all end at ``end``): the collector's heap per run
+            flying, objects = in_flight(), len(gc.get_objects())
             await wait_all()
             done = time.perf_counter()
             sampler.sample()
@@ -249,6 +253,7 @@ class Ramp:
             "wall_s": done - self.t0,
             "rss0_mb": rss0 / 2**20,
             "kb_per_run": (sampler.rss_at_peak - rss0) / max(1, sampler.peak_in_flight) / 1024,
+            "objects_per_run": (objects - objects0) / max(1, flying),
             "fds": sampler.peak_fds,
             "cpu_s": cpu_seconds() - cpu0,
             "gc_s": gc_timer.seconds,
@@ -466,7 +471,7 @@ def one_run(config: str, args: argparse.Namespace, work: Path, profile: Path | N
 HEADER = (
     f"{'config':<17}{'started':>8}{'ok':>7}{'peak':>7}{'t@1k':>6}{'t@5k':>6}{'t@10k':>6}{'st/s 1st':>9}"
     f"{'st/s last':>10}{'drain':>7}{'burst ev/s':>11}{'KB/run':>7}{'fds':>7}{'disp/job':>9}{'cpu':>6}"
-    f"{'ms/run':>7}{'gc s':>6}{'gc2 s':>6}{'#gc2':>5}{'pf cpu':>7}{'pf MB':>6}"
+    f"{'ms/run':>7}{'obj/run':>8}{'gc s':>6}{'gc2 s':>6}{'#gc2':>5}{'pf cpu':>7}{'pf MB':>6}"
 )
 
 
@@ -479,7 +484,7 @@ def row(config: str, f: dict[str, Any]) -> str:
         f"{config:<17}{f['started']:>8}{f['ok']:>7}{f['peak']:>7}{_t(f['t@1000']):>6}{_t(f['t@5000']):>6}"
         f"{_t(f['t@10000']):>6}{f['first_rate']:>9.0f}{f['last_rate']:>10.0f}{f['drain_s']:>7.1f}"
         f"{f['burst_ev_s']:>11.0f}{f['kb_per_run']:>7.1f}{f['fds']:>7}{f['disp_per_job']:>9.2f}{f['cpu_s']:>6.0f}"
-        f"{cpu_ms_per_run(f):>7.2f}{f['gc_s']:>6.1f}{f['gc_full_s']:>6.1f}{f['gc_full']:>5}{f['pf_cpu_s']:>7.0f}{f['pf_mb']:>6.0f}"
+        f"{cpu_ms_per_run(f):>7.2f}{f['objects_per_run']:>8.0f}{f['gc_s']:>6.1f}{f['gc_full_s']:>6.1f}{f['gc_full']:>5}{f['pf_cpu_s']:>7.0f}{f['pf_mb']:>6.0f}"
     )
 
 

@@ -143,7 +143,10 @@ class RunLoop:
                         record, Outcome.failed(f"the platform refused the job: {exc}", code=exc.code)
                     )
                     return
-            outcome = await self._supervise_route(record)
+            # a dispatch's or completion's live tools are rebuilt first; the supervisor is awaited here, not in a
+            # coroutine of its own (each in-flight run holds its chain of coroutines for the collector to walk)
+            tools = {} if record.runs_as_task else await self.resolve_tools(record)
+            outcome = await self._supervisor(record, tools).run()
             after = await after_ceiling(ctx, record, outcome)  # on_ceiling: the next part, recorded
             if isinstance(after, JobRecord):
                 record = after
@@ -172,12 +175,13 @@ class RunLoop:
             await self._finisher.finish(record, outcome)
             return
 
-    async def _supervise_route(self, record: JobRecord) -> Outcome:
-        """Run the supervisor of the record's route; a dispatch's or completion's live tools are rebuilt first."""
+    def _supervisor(
+        self, record: JobRecord, tools: Mapping[str, Tool]
+    ) -> TaskSupervisor | DispatchSupervisor | CompletionSupervisor:
+        """The supervisor of the record's route."""
         ctx = self._rt.context
         if record.runs_as_task:  # routed so, or re-run so by on_ceiling="task"
-            return await TaskSupervisor(ctx, record).run()
-        tools = await self.resolve_tools(record)
+            return TaskSupervisor(ctx, record)
         if record.route == "dispatch":
-            return await DispatchSupervisor(ctx, record, tools).run()
-        return await CompletionSupervisor(ctx, record, tools).run()
+            return DispatchSupervisor(ctx, record, tools)
+        return CompletionSupervisor(ctx, record, tools)

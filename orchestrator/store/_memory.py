@@ -71,10 +71,20 @@ def _copy(value: Mapping[str, Any] | None, what: str | Callable[[], str]) -> dic
     return None if text is None else dict(loads(text))
 
 
-@dataclasses.dataclass
-class _Log:
-    events: list[JobEvent] = dataclasses.field(default_factory=list)
-    keys: set[str] = dataclasses.field(default_factory=set)
+_FIELDS = 4
+"""A job's log is one flat list, ``_FIELDS`` items per event: ``type, data, created_at, key`` (``seq``: the
+event's place in the list, from 1).
+
+Not a :class:`JobEvent` (nor a tuple) per event, and keys in one set of ``"<job id>\0<key>"`` strings, not a set
+per job: so a job's log is one object that the cyclic garbage collector tracks, however many events it holds (a
+dict of strings, a token event's data, is not tracked). A tuple holding a dict stays tracked, and every object
+tracked is walked by each full collection. :meth:`MemoryStore.events` builds the ``JobEvent`` objects a reader
+asks for.
+"""
+
+
+def _key_of(job_id: str, key: str) -> str:
+    return f"{job_id}\0{key}"
 
 
 class MemoryStore(StoreBase):
@@ -91,7 +101,8 @@ class MemoryStore(StoreBase):
         self._order: dict[str, int] = {}
         self._counter = itertools.count()
         self._by_key: dict[str, str] = {}
-        self._logs: dict[str, _Log] = {}
+        self._logs: dict[str, list[Any]] = {}  # job id -> its events, _FIELDS items each
+        self._keys: set[str] = set()  # every keyed event's _key_of(job id, key)
         self._meta: dict[str, str] = {}
         self._locks = NamedLocks()
         self._hub = WatchHub(clock=self.clock, store=self.url)
@@ -128,7 +139,7 @@ class MemoryStore(StoreBase):
         self._jobs[record.id] = stored
         self._order[record.id] = next(self._counter)
         self._by_key[record.idempotency_key] = record.id
-        self._logs[record.id] = _Log()
+        self._logs[record.id] = []
         self._hub.notify(record.id)
         return stored
 
@@ -274,20 +285,14 @@ class MemoryStore(StoreBase):
         payload = _copy(data, lambda: f"the data of a {type!r} event of job {job_id!r}") or {}
         log = self._logs[job_id]
         if key is not None:
-            if key in log.keys:
+            stored_key = _key_of(job_id, key)
+            if stored_key in self._keys:
                 return None
-            log.keys.add(key)
-        event = JobEvent(
-            job_id=job_id,
-            seq=len(log.events) + 1,
-            type=type,
-            data=payload,
-            created_at=self.clock.time(),
-            key=key,
-        )
-        log.events.append(event)
+            self._keys.add(stored_key)
+        created_at = self.clock.time()
+        log += (type, payload, created_at, key)
         self._hub.notify(job_id)
-        return event
+        return JobEvent(job_id, len(log) // _FIELDS, type, payload, created_at, key)
 
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:
         self._require_open()
@@ -296,8 +301,12 @@ class MemoryStore(StoreBase):
         log = self._logs.get(job_id)
         if log is None:
             return []
-        tail = log.events[max(0, since) :]
-        return tail if limit is None else tail[:limit]
+        count = len(log) // _FIELDS
+        start = min(max(0, since), count)
+        end = count if limit is None else min(count, start + limit)
+        return [
+            JobEvent(job_id, seq + 1, *log[seq * _FIELDS : (seq + 1) * _FIELDS]) for seq in range(start, end)
+        ]
 
     @asynccontextmanager
     async def watch(self, job_id: str) -> AsyncIterator[JobWatch]:
@@ -370,7 +379,9 @@ class MemoryStore(StoreBase):
         for record in gone:
             del self._jobs[record.id]
             del self._order[record.id]
-            self._logs.pop(record.id, None)
+            for key in self._logs.pop(record.id, [])[_FIELDS - 1 :: _FIELDS]:
+                if key is not None:
+                    self._keys.discard(_key_of(record.id, key))
             if self._by_key.get(record.idempotency_key) == record.id:
                 del self._by_key[record.idempotency_key]
         return len(gone)
