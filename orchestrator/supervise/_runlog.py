@@ -109,7 +109,7 @@ class RunLog:
         self._pending: _Pending | None = None
         self._sealed: list[tuple[str | None, dict[str, Any]]] = []  # merged events whose append failed
         self._error: OrchestratorError | None = None  # the writer's failure, raised to the next caller
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)  # uncontended (the usual case): no checkpoint per append
         self._writing = False
 
     async def _writer(self) -> None:
