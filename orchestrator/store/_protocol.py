@@ -240,9 +240,10 @@ class JobStore(Protocol):
 
 class JobWatch(Protocol):
     """A subscription to one job's changes. ``wait()`` returns after a change; spurious wake-ups are
-    allowed."""
+    allowed. ``wait(events=False)`` waits for a change of the job's record only: an implementation need not
+    wake it for new events (a result waiter then skips the re-read on every flush of token events)."""
 
-    async def wait(self) -> None: ...
+    async def wait(self, *, events: bool = True) -> None: ...
 
 
 async def iterate_events(store: JobStore, job_id: str, *, since: int = 0) -> AsyncIterator[JobEvent]:
