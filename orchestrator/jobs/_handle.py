@@ -116,7 +116,7 @@ class JobHandle:
                 if record.status.terminal:
                     finished = record
                 else:
-                    await watch.wait()
+                    await watch.wait(events=False)  # new events do not end it: only its record's changes
         if finished is not None:
             return outcome_of(finished)
         raise ResultTimeout(f"job {self.job_name!r} ({self.id}) did not finish within {timeout}; it goes on")

@@ -122,7 +122,7 @@ class RunLoop:
                     current = await rt.store.get_job(record.id)
                     if current is None or current.status.terminal:
                         return None
-                    await watch.wait()
+                    await watch.wait(events=False)
         current = await rt.store.get_job(record.id)
         return None if current is None or current.status.terminal else current
 

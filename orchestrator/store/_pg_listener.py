@@ -130,7 +130,8 @@ class Listener:
     ) -> None:
         sender, job_ids = parse_payload(str(payload))
         if sender is None or sender != self._sender:
-            self._hub.notify_many(job_ids)
+            # a flush's notification (it has a sender) means new events only; a bare id, a changed record
+            self._hub.notify_many(job_ids, events_only=sender is not None)
 
     def _on_terminated(self, conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> None:
         if self._closing or conn is not self._conn:

@@ -436,7 +436,7 @@ class PostgresStore(StoreBase):
                     if attempt == _DEADLOCK_RETRIES:
                         raise
         # this object's watches wake now, not when the notification comes back (the listener skips it)
-        self._hub.notify_many(changed)
+        self._hub.notify_many(changed, events_only=True)
         return outcomes
 
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:

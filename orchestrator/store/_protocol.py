@@ -240,9 +240,10 @@ class JobStore(Protocol):
 
 class JobWatch(Protocol):
     """A subscription to one job's changes. ``wait()`` returns after a change; spurious wake-ups are
-    allowed."""
+    allowed. ``wait(events=False)`` waits for a change of the job's record only: an implementation need not
+    wake it for new events (a result waiter then skips the re-read on every flush of token events)."""
 
-    async def wait(self) -> None: ...
+    async def wait(self, *, events: bool = True) -> None: ...
 
 
 async def iterate_events(store: JobStore, job_id: str, *, since: int = 0) -> AsyncIterator[JobEvent]:
@@ -254,8 +255,8 @@ async def iterate_events(store: JobStore, job_id: str, *, since: int = 0) -> Asy
             for event in batch:
                 cursor = event.seq
                 yield event
-            if batch:
-                continue
+            # no second read to see that the log is drained: the watch was entered before the read, so an
+            # event appended since has set it (one query fewer per wake-up under a stream of events)
             job = await store.get_job(job_id)
             if job is None or job.status.terminal:
                 tail = await store.events(job_id, since=cursor)

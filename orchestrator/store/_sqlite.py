@@ -389,7 +389,7 @@ class SQLiteStore(StoreBase):
                     raise self._no_job(action, job_id)
                 return None  # the key was used already
         event = event_from_row(job_id, (rows[0][0], type, payload, now, key))
-        self._hub.notify(job_id, seq=event.seq)
+        self._hub.notify(job_id, seq=event.seq, events_only=True)
         return event
 
     async def _write_events(self, batch: Sequence[Append]) -> list[AppendOutcome]:
@@ -399,7 +399,7 @@ class SQLiteStore(StoreBase):
                 db, batch, no_job=lambda job_id: self._no_job(f"appending an event to job {job_id!r}", job_id)
             )
         for job_id, seq in changed.items():
-            self._hub.notify(job_id, seq=seq)
+            self._hub.notify(job_id, seq=seq, events_only=True)
         return outcomes
 
     async def events(self, job_id: str, *, since: int = 0, limit: int | None = None) -> list[JobEvent]:

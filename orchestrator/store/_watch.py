@@ -3,7 +3,9 @@
 A :class:`WatchHub` holds the watches of one store. ``notify(job_id)`` (a change made by this process, or a
 PostgreSQL notification) sets a flag on every watch of that job; ``wait()`` returns at once if its flag is set
 and clears it, so a change between entering the watch (or the last ``wait()``) and the next ``wait()`` is
-never lost.
+never lost. A watch may wait for changes of the job's record alone (``wait(events=False)``, what a result
+waits for): an event append (``notify(..., events_only=True)``) then does not wake it, so a flush of token
+events wakes only the watches that read events, not every ``result()`` waiter of those jobs.
 
 Changes made by other processes reach the SQLite store only through polling: each watch then keeps a *mark*,
 the job's ``(revision, last seq)`` as last seen. ``wait()`` first compares the mark with the database, then
@@ -50,30 +52,36 @@ def _merge(old: Mark | None, new: Mark | None) -> Mark | None:
 class _Watch:
     """One subscription (implements :class:`JobWatch`)."""
 
-    __slots__ = ("_event", "_hub", "job_id", "mark")
+    __slots__ = ("_event", "_hub", "_record", "job_id", "mark")
 
     def __init__(self, hub: WatchHub, job_id: str, mark: Mark | None) -> None:
         self._hub = hub
-        self._event = asyncio.Event()
+        self._event = asyncio.Event()  # any change (the record or the event log)
+        self._record = asyncio.Event()  # a change of the record
         self.job_id = job_id
         self.mark = mark
 
-    def _set(self) -> None:
+    def _set(self, *, record: bool = True) -> None:
         self._event.set()
+        if record:
+            self._record.set()
 
-    async def wait(self) -> None:
-        """Return once the job changed since the watch was entered or since the last ``wait()`` returned."""
+    async def wait(self, *, events: bool = True) -> None:
+        """Return once the job changed since the watch was entered or since the last ``wait()`` returned;
+        with ``events=False``, once its record changed (new events alone do not count)."""
         hub = self._hub
-        if not self._event.is_set() and hub.polls:
+        flag = self._event if events else self._record
+        if not flag.is_set() and hub.polls:
             await hub.check((self,))
-        if not self._event.is_set():
+        if not flag.is_set():
             hub.waiting.add(self)
             hub.ensure_poller()
             try:
-                await self._event.wait()
+                await flag.wait()
             finally:
                 hub.waiting.discard(self)
         self._event.clear()
+        self._record.clear()
 
 
 class WatchHub:
@@ -121,18 +129,21 @@ class WatchHub:
                 if not watches:
                     del self._watches[job_id]
 
-    def notify(self, job_id: str, *, revision: int | None = None, seq: int | None = None) -> None:
-        """Wake every watch of ``job_id``; ``revision``/``seq`` say what this process just wrote."""
+    def notify(
+        self, job_id: str, *, revision: int | None = None, seq: int | None = None, events_only: bool = False
+    ) -> None:
+        """Wake every watch of ``job_id``; ``revision``/``seq`` say what this process just wrote.
+        ``events_only``: only events were appended (the record did not change)."""
         for watch in self._watches.get(job_id, ()):
             if self._fetch is not None:
                 base = watch.mark or (0, 0)
                 watch.mark = (max(base[0], revision or 0), max(base[1], seq or 0))
-            watch._set()
+            watch._set(record=not events_only)
 
-    def notify_many(self, job_ids: Iterable[str]) -> None:
-        """Wake every watch of each of ``job_ids``."""
+    def notify_many(self, job_ids: Iterable[str], *, events_only: bool = False) -> None:
+        """Wake every watch of each of ``job_ids`` (``events_only``: only events were appended)."""
         for job_id in job_ids:
-            self.notify(job_id)
+            self.notify(job_id, events_only=events_only)
 
     def notify_all(self) -> None:
         """Wake every watch (after a lost connection, or when the store closes)."""
@@ -147,9 +158,11 @@ class WatchHub:
         marks = await self._fetch({watch.job_id for watch in watches})
         for watch in watches:
             new = marks.get(watch.job_id)
-            if _changed(watch.mark, new):
-                watch.mark = _merge(watch.mark, new)
-                watch._set()
+            old = watch.mark
+            if _changed(old, new):
+                watch.mark = _merge(old, new)
+                # the revision grows with every change of the record; a larger last seq alone means new events
+                watch._set(record=old is None or new is None or new[0] > old[0])
 
     def ensure_poller(self) -> None:
         """Start the poller task if this hub polls, someone waits, and it is not running."""

@@ -6,6 +6,7 @@ Every test runs on SQLite and on PostgreSQL (the memory store writes each append
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator import StoreError
-from orchestrator.store import JobStore, PostgresStore, SQLiteStore
+from orchestrator.store import JobStatus, JobStore, PostgresStore, SQLiteStore
 from orchestrator.store._pg_listener import notify_payloads, parse_payload
 
 from .conftest import Backend, make_record
@@ -181,13 +182,62 @@ async def test_own_flush_notification_is_skipped(backend: Backend, store: JobSto
     commit) and passes on those of other store objects and single changes."""
     assert isinstance(store, PostgresStore)
     listener = store._listener
-    woken: list[str] = []
-    store._hub.notify_many = woken.extend  # type: ignore[method-assign,assignment]
+    woken: list[tuple[str, bool]] = []
+
+    def notify_many(job_ids: Iterable[str], *, events_only: bool = False) -> None:
+        woken.extend((job_id, events_only) for job_id in job_ids)
+
+    store._hub.notify_many = notify_many  # type: ignore[method-assign]
     own = notify_payloads(["job_a", "job_b"], sender=store._sender)
     theirs = notify_payloads(["job_c"], sender="orchestrator-store:someone-else")
     for payload in [*own, *theirs, "job_d"]:
         listener._on_notify(None, 0, "orchestrator_jobs", payload)  # type: ignore[arg-type]
-    assert woken == ["job_c", "job_d"]
+    # another store's flush appended events only; a bare id is a changed record
+    assert woken == [("job_c", True), ("job_d", False)]
+
+
+async def _turns(n: int = 20) -> None:
+    """Let the event loop run ``n`` turns (what a woken waiter needs to finish)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+@SQL
+async def test_a_record_watch_sleeps_through_flushes_of_events(backend: Backend, store: JobStore) -> None:
+    """``wait(events=False)`` (what ``result()`` runs) is not woken by flushed events, only by the record's change,
+    while a plain ``wait()`` on the same job wakes for the events."""
+    job = (await store.create_job(make_record())).id
+    async with store.watch(job) as events_watch, store.watch(job) as record_watch:
+        waiter = asyncio.create_task(record_watch.wait(events=False))
+        await _turns()
+        for n in range(3):
+            await asyncio.gather(*(store.append_event(job, "token", {"n": n, "i": i}) for i in range(5)))
+            await events_watch.wait()  # the flush woke the event readers
+            await _turns()
+            assert not waiter.done(), f"flush {n} woke a watch waiting for the record"
+        await store.finish_job(job, JobStatus.SUCCEEDED)
+        await waiter
+        assert [e.seq for e in await store.events(job)] == list(range(1, 16))
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_record_watch_on_a_replica_sleeps_through_another_replicas_flushes(
+    backend: Backend, store: JobStore
+) -> None:
+    """On a PostgreSQL replica, another store's flush notification wakes event readers but not record waiters;
+    a change of the record (a bare notification) wakes those."""
+    job = (await store.create_job(make_record())).id
+    async with backend.replica() as other, other.watch(job) as events_watch, other.watch(job) as record_watch:
+        waiter = asyncio.create_task(record_watch.wait(events=False))
+        await _turns()
+        await asyncio.gather(*(store.append_event(job, "token", {"i": i}) for i in range(5)))
+        await events_watch.wait()  # the notification of the flush arrived
+        await _turns()
+        assert not waiter.done()
+        await store.finish_job(job, JobStatus.SUCCEEDED)
+        await waiter
+        finished = await other.get_job(job)
+        assert finished is not None and finished.status is JobStatus.SUCCEEDED
 
 
 @SQL
