@@ -40,7 +40,6 @@ import logging
 import os
 import resource
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from supervise import start_platform  # bench/supervise.py: the local platform as its own process
 
 from orchestrator import EventType, Orchestrator, SystemClock
 from orchestrator.platform import PlatformClient
@@ -90,26 +90,6 @@ def postgres_cpu() -> float:
         except OSError:
             continue  # gone meanwhile
     return total
-
-
-def start_platform(token: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "platform", "serve", "--port", "0", "--token", token],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    for _ in range(1500):
-        first, newline, _rest = log.read_text().partition("\n")
-        if newline and " at http" in first:
-            return process, first.split(" at ")[1].split(" ")[0]
-        if process.poll() is not None:
-            break
-        time.sleep(0.02)
-    process.kill()
-    raise RuntimeError(f"the local platform did not start: {log.read_text()[-2000:]}")
 
 
 @dataclass
